@@ -1,4 +1,14 @@
 //! DomainFlow campaign API: a GraphQL server that pages through very large campaign result
 //! sets in constant time and reports on its own health. `main.rs` only parses the CLI.
 
+pub mod cli;
+pub mod config;
+pub mod db;
 pub mod entity;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod pagination;
+pub mod seed;
+pub mod startup;
+pub mod telemetry;

@@ -77,8 +77,14 @@ CREATE TABLE connection_pool_metrics (
 };
 
 const DOWN: PerBackend = PerBackend {
-    postgres: &["DROP TABLE connection_pool_metrics", "DROP TABLE query_performance_metrics"],
-    sqlite: &["DROP TABLE connection_pool_metrics", "DROP TABLE query_performance_metrics"],
+    postgres: &[
+        "DROP TABLE connection_pool_metrics",
+        "DROP TABLE query_performance_metrics",
+    ],
+    sqlite: &[
+        "DROP TABLE connection_pool_metrics",
+        "DROP TABLE query_performance_metrics",
+    ],
 };
 
 #[async_trait::async_trait]

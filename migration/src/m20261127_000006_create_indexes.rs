@@ -36,35 +36,162 @@ pub const INDEXES: &[IndexSpec] = &[
     // campaigns: orderings CREATED_AT, NAME; filters campaignType, status (each optional).
     index!("000101", "idx_campaigns_created", "campaigns", ["created_at", "id"]),
     index!("000102", "idx_campaigns_name", "campaigns", ["name", "id"]),
-    index!("000103", "idx_campaigns_type_created", "campaigns", ["campaign_type", "created_at", "id"]),
-    index!("000104", "idx_campaigns_type_name", "campaigns", ["campaign_type", "name", "id"]),
-    index!("000105", "idx_campaigns_status_created", "campaigns", ["status", "created_at", "id"]),
-    index!("000106", "idx_campaigns_status_name", "campaigns", ["status", "name", "id"]),
-    index!("000107", "idx_campaigns_type_status_created", "campaigns", ["campaign_type", "status", "created_at", "id"]),
-    index!("000108", "idx_campaigns_type_status_name", "campaigns", ["campaign_type", "status", "name", "id"]),
+    index!(
+        "000103",
+        "idx_campaigns_type_created",
+        "campaigns",
+        ["campaign_type", "created_at", "id"]
+    ),
+    index!(
+        "000104",
+        "idx_campaigns_type_name",
+        "campaigns",
+        ["campaign_type", "name", "id"]
+    ),
+    index!(
+        "000105",
+        "idx_campaigns_status_created",
+        "campaigns",
+        ["status", "created_at", "id"]
+    ),
+    index!(
+        "000106",
+        "idx_campaigns_status_name",
+        "campaigns",
+        ["status", "name", "id"]
+    ),
+    index!(
+        "000107",
+        "idx_campaigns_type_status_created",
+        "campaigns",
+        ["campaign_type", "status", "created_at", "id"]
+    ),
+    index!(
+        "000108",
+        "idx_campaigns_type_status_name",
+        "campaigns",
+        ["campaign_type", "status", "name", "id"]
+    ),
     index!("000109", "idx_campaigns_source", "campaigns", ["source_campaign_id"]),
     // generated_domains: OFFSET_INDEX is served by the unique (campaign, offset_index) constraint.
-    index!("000201", "idx_generated_domains_campaign_created", "generated_domains", ["domain_generation_campaign_id", "created_at", "id"]),
-    index!("000202", "idx_generated_domains_campaign_domain_name", "generated_domains", ["domain_generation_campaign_id", "domain_name", "id"]),
+    index!(
+        "000201",
+        "idx_generated_domains_campaign_created",
+        "generated_domains",
+        ["domain_generation_campaign_id", "created_at", "id"]
+    ),
+    index!(
+        "000202",
+        "idx_generated_domains_campaign_domain_name",
+        "generated_domains",
+        ["domain_generation_campaign_id", "domain_name", "id"]
+    ),
     // dns_validation_results: orderings CREATED_AT, DOMAIN_NAME × filters none / validationStatus /
     // businessStatus / both.
-    index!("000301", "idx_dns_results_campaign_created", "dns_validation_results", ["dns_campaign_id", "created_at", "id"]),
-    index!("000302", "idx_dns_results_campaign_domain_name", "dns_validation_results", ["dns_campaign_id", "domain_name", "id"]),
-    index!("000303", "idx_dns_results_campaign_status_created", "dns_validation_results", ["dns_campaign_id", "validation_status", "business_status", "created_at", "id"]),
-    index!("000304", "idx_dns_results_campaign_status_domain_name", "dns_validation_results", ["dns_campaign_id", "validation_status", "business_status", "domain_name", "id"]),
-    index!("000305", "idx_dns_results_campaign_validation_created", "dns_validation_results", ["dns_campaign_id", "validation_status", "created_at", "id"]),
-    index!("000306", "idx_dns_results_campaign_validation_domain_name", "dns_validation_results", ["dns_campaign_id", "validation_status", "domain_name", "id"]),
-    index!("000307", "idx_dns_results_campaign_business_created", "dns_validation_results", ["dns_campaign_id", "business_status", "created_at", "id"]),
-    index!("000308", "idx_dns_results_campaign_business_domain_name", "dns_validation_results", ["dns_campaign_id", "business_status", "domain_name", "id"]),
+    index!(
+        "000301",
+        "idx_dns_results_campaign_created",
+        "dns_validation_results",
+        ["dns_campaign_id", "created_at", "id"]
+    ),
+    index!(
+        "000302",
+        "idx_dns_results_campaign_domain_name",
+        "dns_validation_results",
+        ["dns_campaign_id", "domain_name", "id"]
+    ),
+    index!(
+        "000303",
+        "idx_dns_results_campaign_status_created",
+        "dns_validation_results",
+        [
+            "dns_campaign_id",
+            "validation_status",
+            "business_status",
+            "created_at",
+            "id"
+        ]
+    ),
+    index!(
+        "000304",
+        "idx_dns_results_campaign_status_domain_name",
+        "dns_validation_results",
+        [
+            "dns_campaign_id",
+            "validation_status",
+            "business_status",
+            "domain_name",
+            "id"
+        ]
+    ),
+    index!(
+        "000305",
+        "idx_dns_results_campaign_validation_created",
+        "dns_validation_results",
+        ["dns_campaign_id", "validation_status", "created_at", "id"]
+    ),
+    index!(
+        "000306",
+        "idx_dns_results_campaign_validation_domain_name",
+        "dns_validation_results",
+        ["dns_campaign_id", "validation_status", "domain_name", "id"]
+    ),
+    index!(
+        "000307",
+        "idx_dns_results_campaign_business_created",
+        "dns_validation_results",
+        ["dns_campaign_id", "business_status", "created_at", "id"]
+    ),
+    index!(
+        "000308",
+        "idx_dns_results_campaign_business_domain_name",
+        "dns_validation_results",
+        ["dns_campaign_id", "business_status", "domain_name", "id"]
+    ),
     // http_keyword_results: orderings CREATED_AT, DOMAIN_NAME × filters none / validationStatus.
-    index!("000401", "idx_http_results_campaign_created", "http_keyword_results", ["http_keyword_campaign_id", "created_at", "id"]),
-    index!("000402", "idx_http_results_campaign_domain_name", "http_keyword_results", ["http_keyword_campaign_id", "domain_name", "id"]),
-    index!("000403", "idx_http_results_campaign_status_created", "http_keyword_results", ["http_keyword_campaign_id", "validation_status", "created_at", "id"]),
-    index!("000404", "idx_http_results_campaign_status_domain_name", "http_keyword_results", ["http_keyword_campaign_id", "validation_status", "domain_name", "id"]),
+    index!(
+        "000401",
+        "idx_http_results_campaign_created",
+        "http_keyword_results",
+        ["http_keyword_campaign_id", "created_at", "id"]
+    ),
+    index!(
+        "000402",
+        "idx_http_results_campaign_domain_name",
+        "http_keyword_results",
+        ["http_keyword_campaign_id", "domain_name", "id"]
+    ),
+    index!(
+        "000403",
+        "idx_http_results_campaign_status_created",
+        "http_keyword_results",
+        ["http_keyword_campaign_id", "validation_status", "created_at", "id"]
+    ),
+    index!(
+        "000404",
+        "idx_http_results_campaign_status_domain_name",
+        "http_keyword_results",
+        ["http_keyword_campaign_id", "validation_status", "domain_name", "id"]
+    ),
     // metrics history, newest first or by query type.
-    index!("000501", "idx_query_performance_metrics_recorded", "query_performance_metrics", ["recorded_at", "id"]),
-    index!("000502", "idx_query_performance_metrics_type_recorded", "query_performance_metrics", ["query_type", "recorded_at", "id"]),
-    index!("000503", "idx_connection_pool_metrics_recorded", "connection_pool_metrics", ["recorded_at", "id"]),
+    index!(
+        "000501",
+        "idx_query_performance_metrics_recorded",
+        "query_performance_metrics",
+        ["recorded_at", "id"]
+    ),
+    index!(
+        "000502",
+        "idx_query_performance_metrics_type_recorded",
+        "query_performance_metrics",
+        ["query_type", "recorded_at", "id"]
+    ),
+    index!(
+        "000503",
+        "idx_connection_pool_metrics_recorded",
+        "connection_pool_metrics",
+        ["recorded_at", "id"]
+    ),
 ];
 
 /// The index migrations, in order.
@@ -78,6 +205,8 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
 struct CreateIndex(&'static IndexSpec);
 
 impl MigrationName for CreateIndex {
+    // The migration's name, not the index's: they differ on purpose.
+    #[allow(clippy::misnamed_getters)]
     fn name(&self) -> &str {
         self.0.migration
     }

@@ -27,7 +27,9 @@ impl Timestamp {
     /// The instant as a chrono UTC date-time. Out-of-range values (never written by this
     /// program) saturate rather than panic.
     pub fn to_datetime(self) -> DateTime<Utc> {
-        Utc.timestamp_micros(self.0).single().unwrap_or(DateTime::<Utc>::MAX_UTC)
+        Utc.timestamp_micros(self.0)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     /// The database value for `backend`: TIMESTAMPTZ on PostgreSQL, INTEGER on SQLite.

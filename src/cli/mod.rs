@@ -1,0 +1,138 @@
+//! The command line: `serve` (the default), `migrate`, `seed`, `export-schema`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use migration::{Migrator, MigratorTrait};
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::startup::Application;
+
+/// DomainFlow campaign API: a GraphQL server for paging through very large campaign result
+/// sets (generated domains, DNS results, HTTP keyword results) in constant time.
+///
+/// With no DATABASE_URL it uses an embedded SQLite file (./domainflow.db) and fills it with
+/// demo data, so `domainflow` alone serves GraphiQL at http://127.0.0.1:8080/graphql.
+/// Settings come from the environment, then the JSON file given with --config (or
+/// DOMAINFLOW_CONFIG), then defaults; README.md lists them all.
+#[derive(Debug, Parser)]
+#[command(name = "domainflow", version, about, long_about)]
+pub struct Cli {
+    /// JSON config file (shape: {"server":{…},"database":{…},"graphql":{…},"log":{…}}).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the GraphQL server (the default): POST/GET /graphql, GraphiQL in a browser at
+    /// GET /graphql, /healthz (alive) and /readyz (database reachable). Stops gracefully on
+    /// SIGINT/SIGTERM.
+    Serve,
+    /// Manage the database schema.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Load deterministic demo/benchmark data: C chains of a domain-generation campaign with
+    /// N domains, its DNS-validation campaign and its HTTP-keyword campaign. Re-running
+    /// resumes where a previous run stopped and never duplicates a row.
+    Seed {
+        /// Number of campaign chains.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        campaigns: u32,
+        /// Generated domains per chain.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        domains: u64,
+        /// Hide the progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Print the GraphQL schema (SDL); `schema.graphql` is its committed output.
+    ExportSchema {
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply all pending migrations.
+    Up,
+    /// Roll back migrations (the last one by default).
+    Down {
+        /// How many migrations to roll back.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+    /// Drop every table and apply all migrations from scratch (destroys data).
+    Fresh,
+}
+
+/// Runs the parsed command with the given environment.
+pub async fn run(cli: Cli, env: HashMap<String, String>) -> Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::ExportSchema { output } = &command {
+        let sdl = crate::graphql::export_sdl();
+        return match output {
+            Some(path) => {
+                std::fs::write(path, sdl).map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))
+            }
+            None => {
+                print!("{sdl}");
+                Ok(())
+            }
+        };
+    }
+    let settings = Settings::load(&env, cli.config.as_deref())?;
+    crate::telemetry::init(&settings);
+    match command {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            app.run_until_stopped()
+                .await
+                .map_err(|e| Error::Internal(format!("server error: {e}")))
+        }
+        Command::Migrate { action } => {
+            let db = crate::db::connect(&settings).await?;
+            match action {
+                MigrateAction::Up => crate::db::migrate(&db, &settings).await?,
+                MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
+                MigrateAction::Fresh => Migrator::fresh(&db).await?,
+                MigrateAction::Status => {
+                    for migration in Migrator::get_migration_with_status(&db).await? {
+                        println!("{:<10} {}", format!("{:?}", migration.status()), migration.name());
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Seed {
+            campaigns,
+            domains,
+            quiet,
+        } => {
+            let db = crate::db::connect(&settings).await?;
+            if settings.auto_migrate {
+                crate::db::migrate(&db, &settings).await?;
+            }
+            let options = crate::seed::SeedOptions {
+                campaigns,
+                domains,
+                progress: !quiet,
+            };
+            let report = crate::seed::seed(&db, &options).await?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::ExportSchema { .. } => Ok(()),
+    }
+}

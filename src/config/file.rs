@@ -1,0 +1,79 @@
+//! The optional JSON config file, in the shape of the original application config.
+//! Unknown keys are rejected so a typo is an error, not a silently ignored setting.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct FileConfig {
+    pub server: ServerSection,
+    pub database: DatabaseSection,
+    pub graphql: GraphqlSection,
+    pub log: LogSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct ServerSection {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub shutdown_grace_period: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct DatabaseSection {
+    pub url: Option<String>,
+    pub max_open_connections: Option<u32>,
+    pub max_idle_connections: Option<u32>,
+    pub connection_max_lifetime: Option<String>,
+    pub connection_max_idle_time: Option<String>,
+    pub acquire_timeout: Option<String>,
+    pub connect_timeout: Option<String>,
+    pub auto_migrate: Option<bool>,
+    pub performance_monitoring: PerformanceMonitoring,
+    pub connection_monitoring: ConnectionMonitoring,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct PerformanceMonitoring {
+    pub enabled: Option<bool>,
+    pub log_slow_queries: Option<bool>,
+    pub slow_query_threshold_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct ConnectionMonitoring {
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct GraphqlSection {
+    pub max_page_size: Option<u32>,
+    pub graphiql: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct LogSection {
+    pub level: Option<String>,
+    pub format: Option<String>,
+}
+
+impl FileConfig {
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let file_error = |reason: String| ConfigError::File {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| file_error(format!("invalid JSON config: {e}")))
+    }
+}

@@ -1,0 +1,357 @@
+//! Settings: environment first, then an optional JSON file, then defaults — loaded once by
+//! [`Settings::load`], which takes the environment as a map so tests never touch the process
+//! environment. Every bad value stops start-up with one line naming the setting and the value.
+
+mod duration;
+mod file;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use duration::parse_duration;
+use file::FileConfig;
+
+/// Where the embedded default database lives when no DATABASE_URL is given.
+pub const DEFAULT_SQLITE_PATH: &str = "./domainflow.db";
+
+/// Log filter when RUST_LOG is not set: our info, the database driver's warnings only.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn";
+
+/// A configuration problem, reported as one line naming the setting and the offending value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid value {value:?} for {setting}: {reason}")]
+    Invalid {
+        setting: String,
+        value: String,
+        reason: String,
+    },
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+impl ConfigError {
+    fn invalid(setting: &str, value: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            setting: setting.to_owned(),
+            value: value.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Which database the server talks to, decided once from the settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// PostgreSQL, the production database (`postgres://` or `postgresql://`).
+    Postgres { url: String },
+    /// A SQLite file given explicitly (`sqlite://…`). Never receives demo data.
+    Sqlite { url: String },
+    /// No DATABASE_URL at all: the embedded SQLite file, which gets demo data when empty.
+    EmbeddedDefault { path: PathBuf },
+}
+
+impl DatabaseTarget {
+    fn parse(setting: &str, url: &str) -> Result<Self, ConfigError> {
+        let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+        match scheme {
+            Some("postgres" | "postgresql") => Ok(Self::Postgres { url: url.to_owned() }),
+            Some("sqlite") => Ok(Self::Sqlite { url: url.to_owned() }),
+            _ if url.starts_with("sqlite:") => Ok(Self::Sqlite { url: url.to_owned() }),
+            _ => Err(ConfigError::invalid(
+                setting,
+                redact_url(url),
+                "unsupported database URL scheme (use postgres://, postgresql:// or sqlite://)",
+            )),
+        }
+    }
+
+    /// True for PostgreSQL targets.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres { .. })
+    }
+
+    /// The URL with any password replaced, safe to log.
+    pub fn display_url(&self) -> String {
+        match self {
+            Self::Postgres { url } | Self::Sqlite { url } => redact_url(url),
+            Self::EmbeddedDefault { path } => format!("sqlite://{} (embedded default)", path.display()),
+        }
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host` with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Every setting of the server. README keeps the table of env names, JSON paths and defaults.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Interface to listen on. `HOST`, JSON `server.host`. Default 127.0.0.1.
+    pub host: String,
+    /// Port to listen on; 0 picks a free port. `PORT`, JSON `server.port`. Default 8080.
+    pub port: u16,
+    /// The database. `DATABASE_URL` (or the original `POSTGRES_DSN`), JSON `database.url`.
+    /// Absent: the embedded SQLite default `./domainflow.db`.
+    pub database: DatabaseTarget,
+    /// Upper bound on open connections (sqlx `max_connections`). `DB_MAX_OPEN_CONNS`,
+    /// JSON `database.maxOpenConnections`. Default 100, the original system's tuned value.
+    pub db_max_open_conns: u32,
+    /// Connections kept open while idle (sqlx `min_connections`, capped at the maximum).
+    /// `DB_MAX_IDLE_CONNS`, JSON `database.maxIdleConnections`. Default 50.
+    pub db_max_idle_conns: u32,
+    /// A connection is closed and replaced after this long (sqlx `max_lifetime`).
+    /// `DB_CONN_MAX_LIFETIME_MINUTES`, JSON `database.connectionMaxLifetime` ("30m"). Default 30 min.
+    pub db_conn_max_lifetime: Duration,
+    /// An idle connection above the idle floor is closed after this long (sqlx `idle_timeout`).
+    /// `DB_CONN_MAX_IDLE_TIME_MINUTES`, JSON `database.connectionMaxIdleTime` ("15m"). Default 15 min.
+    pub db_conn_max_idle_time: Duration,
+    /// How long a request waits for a pooled connection before failing.
+    /// `DB_ACQUIRE_TIMEOUT_SECONDS`, JSON `database.acquireTimeout`. Default 5 s.
+    pub db_acquire_timeout: Duration,
+    /// How long start-up keeps retrying (with backoff) to reach the database.
+    /// `DB_CONNECT_TIMEOUT_SECONDS`, JSON `database.connectTimeout`. Default 30 s.
+    pub db_connect_timeout: Duration,
+    /// Run pending migrations at start-up (under an advisory lock on PostgreSQL).
+    /// `DOMAINFLOW_AUTO_MIGRATE`, JSON `database.autoMigrate`. Default true.
+    pub auto_migrate: bool,
+    /// Record per-query-type latency and counts. `ENABLE_QUERY_MONITORING`,
+    /// JSON `database.performanceMonitoring.enabled`. Default true.
+    pub enable_query_monitoring: bool,
+    /// Log each query slower than the threshold. JSON
+    /// `database.performanceMonitoring.logSlowQueries` (env `LOG_SLOW_QUERIES`). Default true.
+    pub log_slow_queries: bool,
+    /// Threshold for the slow-query log, in milliseconds. `PERFORMANCE_LOG_THRESHOLD_MS`,
+    /// JSON `database.performanceMonitoring.slowQueryThresholdMs`. Default 100.
+    pub performance_log_threshold_ms: u64,
+    /// Record connection-pool statistics. `ENABLE_CONNECTION_MONITORING`,
+    /// JSON `database.connectionMonitoring.enabled`. Default true.
+    pub enable_connection_monitoring: bool,
+    /// Largest `first`/`last` a connection accepts. `MAX_PAGE_SIZE`, JSON `graphql.maxPageSize`.
+    /// Default 1000.
+    pub max_page_size: u32,
+    /// Serve GraphiQL at GET /graphql to browsers. `GRAPHIQL_ENABLED`, JSON `graphql.graphiql`.
+    /// Default true.
+    pub graphiql: bool,
+    /// Log filter (tracing EnvFilter syntax). `RUST_LOG`, JSON `log.level`. Default "info,sqlx=warn".
+    pub log_level: String,
+    /// Log format: "pretty" for people, "json" for log shippers. `LOG_FORMAT`, JSON `log.format`.
+    pub log_json: bool,
+    /// How long shutdown waits for in-flight requests. `SHUTDOWN_GRACE_SECONDS`,
+    /// JSON `server.shutdownGracePeriod`. Default 30 s.
+    pub shutdown_grace: Duration,
+    /// The config file that was read, if any (`--config FILE` or `DOMAINFLOW_CONFIG`).
+    pub config_file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Loads settings from `env` (the environment as a map), then the JSON file at
+    /// `file` — or, when `file` is None, at `DOMAINFLOW_CONFIG` — then defaults.
+    pub fn load(env: &HashMap<String, String>, file: Option<&Path>) -> Result<Self, ConfigError> {
+        let config_path = match file {
+            Some(path) => Some(path.to_path_buf()),
+            None => non_empty(env, "DOMAINFLOW_CONFIG").map(PathBuf::from),
+        };
+        let json = match &config_path {
+            Some(path) => FileConfig::read(path)?,
+            None => FileConfig::default(),
+        };
+        let source = Source { env };
+
+        let database = match source.env_first(&["DATABASE_URL", "POSTGRES_DSN"]) {
+            Some((name, url)) => DatabaseTarget::parse(name, url)?,
+            None => match &json.database.url {
+                Some(url) => DatabaseTarget::parse("database.url", url)?,
+                None => DatabaseTarget::EmbeddedDefault {
+                    path: PathBuf::from(DEFAULT_SQLITE_PATH),
+                },
+            },
+        };
+
+        let db = &json.database;
+        let monitoring = &db.performance_monitoring;
+        let settings = Settings {
+            host: source.string("HOST", json.server.host.clone(), "127.0.0.1"),
+            port: source.parse("PORT", json.server.port, 8080)?,
+            database,
+            db_max_open_conns: source.parse("DB_MAX_OPEN_CONNS", db.max_open_connections, 100)?,
+            db_max_idle_conns: source.parse("DB_MAX_IDLE_CONNS", db.max_idle_connections, 50)?,
+            db_conn_max_lifetime: source.minutes(
+                "DB_CONN_MAX_LIFETIME_MINUTES",
+                "database.connectionMaxLifetime",
+                db.connection_max_lifetime.as_deref(),
+                30,
+            )?,
+            db_conn_max_idle_time: source.minutes(
+                "DB_CONN_MAX_IDLE_TIME_MINUTES",
+                "database.connectionMaxIdleTime",
+                db.connection_max_idle_time.as_deref(),
+                15,
+            )?,
+            db_acquire_timeout: source.seconds(
+                "DB_ACQUIRE_TIMEOUT_SECONDS",
+                "database.acquireTimeout",
+                db.acquire_timeout.as_deref(),
+                5,
+            )?,
+            db_connect_timeout: source.seconds(
+                "DB_CONNECT_TIMEOUT_SECONDS",
+                "database.connectTimeout",
+                db.connect_timeout.as_deref(),
+                30,
+            )?,
+            auto_migrate: source.parse_bool("DOMAINFLOW_AUTO_MIGRATE", db.auto_migrate, true)?,
+            enable_query_monitoring: source.parse_bool("ENABLE_QUERY_MONITORING", monitoring.enabled, true)?,
+            log_slow_queries: source.parse_bool("LOG_SLOW_QUERIES", monitoring.log_slow_queries, true)?,
+            performance_log_threshold_ms: source.parse(
+                "PERFORMANCE_LOG_THRESHOLD_MS",
+                monitoring.slow_query_threshold_ms,
+                100,
+            )?,
+            enable_connection_monitoring: source.parse_bool(
+                "ENABLE_CONNECTION_MONITORING",
+                db.connection_monitoring.enabled,
+                true,
+            )?,
+            max_page_size: source.parse("MAX_PAGE_SIZE", json.graphql.max_page_size, 1000)?,
+            graphiql: source.parse_bool("GRAPHIQL_ENABLED", json.graphql.graphiql, true)?,
+            log_level: source.string("RUST_LOG", json.log.level.clone(), DEFAULT_LOG_FILTER),
+            log_json: match source.string("LOG_FORMAT", json.log.format.clone(), "pretty").as_str() {
+                "pretty" => false,
+                "json" => true,
+                other => {
+                    return Err(ConfigError::invalid(
+                        "LOG_FORMAT",
+                        other,
+                        "expected \"pretty\" or \"json\"",
+                    ));
+                }
+            },
+            shutdown_grace: source.seconds(
+                "SHUTDOWN_GRACE_SECONDS",
+                "server.shutdownGracePeriod",
+                json.server.shutdown_grace_period.as_deref(),
+                30,
+            )?,
+            config_file: config_path,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Cross-field rules, checked once after loading.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.db_max_open_conns == 0 {
+            return Err(ConfigError::invalid("DB_MAX_OPEN_CONNS", "0", "must be at least 1"));
+        }
+        if self.max_page_size == 0 {
+            return Err(ConfigError::invalid("MAX_PAGE_SIZE", "0", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Connections kept open while idle: DB_MAX_IDLE_CONNS capped at DB_MAX_OPEN_CONNS.
+    pub fn pool_min_connections(&self) -> u32 {
+        self.db_max_idle_conns.min(self.db_max_open_conns)
+    }
+}
+
+fn non_empty<'a>(env: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    env.get(name)
+        .map(String::as_str)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// One lookup of a setting in the environment, then the JSON file, then the default.
+struct Source<'a> {
+    env: &'a HashMap<String, String>,
+}
+
+impl Source<'_> {
+    fn env_first<'n>(&self, names: &[&'n str]) -> Option<(&'n str, &str)> {
+        names
+            .iter()
+            .find_map(|name| non_empty(self.env, name).map(|value| (*name, value)))
+    }
+
+    fn string(&self, name: &str, json: Option<String>, default: &str) -> String {
+        match non_empty(self.env, name) {
+            Some(value) => value.to_owned(),
+            None => json.unwrap_or_else(|| default.to_owned()),
+        }
+    }
+
+    fn parse<T: FromStr>(&self, name: &str, json: Option<T>, default: T) -> Result<T, ConfigError> {
+        match non_empty(self.env, name) {
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| ConfigError::invalid(name, raw, "expected a non-negative whole number")),
+            None => Ok(json.unwrap_or(default)),
+        }
+    }
+
+    fn parse_bool(&self, name: &str, json: Option<bool>, default: bool) -> Result<bool, ConfigError> {
+        match non_empty(self.env, name) {
+            Some(raw) => match raw.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => Err(ConfigError::invalid(name, raw, "expected true or false")),
+            },
+            None => Ok(json.unwrap_or(default)),
+        }
+    }
+
+    /// An env var in whole minutes, or a JSON duration string like "30m".
+    fn minutes(&self, name: &str, json_path: &str, json: Option<&str>, default: u64) -> Result<Duration, ConfigError> {
+        self.duration(name, 60, json_path, json, default)
+    }
+
+    /// An env var in whole seconds, or a JSON duration string like "5s".
+    fn seconds(&self, name: &str, json_path: &str, json: Option<&str>, default: u64) -> Result<Duration, ConfigError> {
+        self.duration(name, 1, json_path, json, default)
+    }
+
+    fn duration(
+        &self,
+        name: &str,
+        unit_secs: u64,
+        json_path: &str,
+        json: Option<&str>,
+        default: u64,
+    ) -> Result<Duration, ConfigError> {
+        if let Some(raw) = non_empty(self.env, name) {
+            let n: u64 = raw
+                .parse()
+                .map_err(|_| ConfigError::invalid(name, raw, "expected a non-negative whole number"))?;
+            return Ok(Duration::from_secs(n.saturating_mul(unit_secs)));
+        }
+        match json {
+            Some(raw) => parse_duration(raw).map_err(|reason| ConfigError::invalid(json_path, raw, reason)),
+            None => Ok(Duration::from_secs(default * unit_secs)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

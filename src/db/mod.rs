@@ -1,0 +1,153 @@
+//! Connecting to the database (PostgreSQL or SQLite) with the configured pool, retrying with
+//! backoff while it is not up yet, and migrating under an advisory lock so that replicas
+//! starting together never run the same migration twice.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{DatabaseConnection, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection};
+
+use crate::config::{DatabaseTarget, Settings};
+use crate::error::{Error, Result};
+
+/// Key of the PostgreSQL advisory lock held while migrating ("domainflow" in ASCII, truncated).
+const MIGRATION_LOCK_KEY: i64 = 0x646f_6d61_696e_666c;
+
+/// Connects with the configured pool, retrying with exponential backoff until
+/// `db_connect_timeout` has passed. A bad URL fails at once: retrying cannot fix it.
+pub async fn connect(settings: &Settings) -> Result<DatabaseConnection> {
+    let deadline = Instant::now() + settings.db_connect_timeout;
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match connect_once(settings).await {
+            Ok(db) => return Ok(db),
+            Err(ConnectError::Fatal(err)) => return Err(err),
+            Err(ConnectError::Retry(err)) => {
+                if Instant::now() + delay > deadline {
+                    tracing::error!(error = %err, database = %settings.database.display_url(), "giving up connecting to the database");
+                    return Err(Error::ServiceUnavailable);
+                }
+                tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "database not reachable yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+enum ConnectError {
+    /// The configuration is wrong; retrying cannot help.
+    Fatal(Error),
+    /// The database is not reachable (yet).
+    Retry(sqlx::Error),
+}
+
+fn fatal(setting: &str, err: impl std::fmt::Display) -> ConnectError {
+    ConnectError::Fatal(Error::Config(crate::config::ConfigError::Invalid {
+        setting: setting.to_owned(),
+        value: String::new(),
+        reason: err.to_string(),
+    }))
+}
+
+async fn connect_once(settings: &Settings) -> Result<DatabaseConnection, ConnectError> {
+    match &settings.database {
+        DatabaseTarget::Postgres { url } => {
+            let options = PgConnectOptions::from_str(url)
+                .map_err(|e| fatal("DATABASE_URL", e))?
+                .application_name("domainflow")
+                .log_statements(tracing::log::LevelFilter::Trace);
+            let pool = PgPoolOptions::new()
+                .max_connections(settings.db_max_open_conns)
+                .min_connections(settings.pool_min_connections())
+                .max_lifetime(Some(settings.db_conn_max_lifetime).filter(|d| !d.is_zero()))
+                .idle_timeout(Some(settings.db_conn_max_idle_time).filter(|d| !d.is_zero()))
+                .acquire_timeout(settings.db_acquire_timeout)
+                .connect_with(options)
+                .await
+                .map_err(ConnectError::Retry)?;
+            Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+        }
+        DatabaseTarget::Sqlite { url } => {
+            let options = SqliteConnectOptions::from_str(url).map_err(|e| fatal("DATABASE_URL", e))?;
+            sqlite_pool(settings, options).await
+        }
+        DatabaseTarget::EmbeddedDefault { path } => {
+            sqlite_pool(settings, SqliteConnectOptions::new().filename(path)).await
+        }
+    }
+}
+
+async fn sqlite_pool(settings: &Settings, options: SqliteConnectOptions) -> Result<DatabaseConnection, ConnectError> {
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(settings.db_acquire_timeout)
+        .log_statements(tracing::log::LevelFilter::Trace);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(settings.db_max_open_conns)
+        .min_connections(settings.pool_min_connections())
+        .max_lifetime(Some(settings.db_conn_max_lifetime).filter(|d| !d.is_zero()))
+        .idle_timeout(Some(settings.db_conn_max_idle_time).filter(|d| !d.is_zero()))
+        .acquire_timeout(settings.db_acquire_timeout)
+        .connect_with(options)
+        .await
+        .map_err(ConnectError::Retry)?;
+    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+/// Applies pending migrations. On PostgreSQL a session-level advisory lock, held on a
+/// connection of its own (so even a one-connection pool cannot deadlock), serialises replicas.
+pub async fn migrate(db: &DatabaseConnection, settings: &Settings) -> Result<()> {
+    let _lock = MigrationLock::acquire(settings).await?;
+    Migrator::up(db, None).await?;
+    Ok(())
+}
+
+/// Holds the migration advisory lock until dropped (closing the session releases it).
+struct MigrationLock(Option<sqlx::PgConnection>);
+
+impl MigrationLock {
+    async fn acquire(settings: &Settings) -> Result<Self> {
+        let DatabaseTarget::Postgres { url } = &settings.database else {
+            return Ok(Self(None));
+        };
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK_KEY)
+            .execute(&mut conn)
+            .await?;
+        Ok(Self(Some(conn)))
+    }
+}
+
+impl Drop for MigrationLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            // Closing the session releases the lock; do it off the caller's path.
+            tokio::spawn(async move {
+                let _ = conn.close().await;
+            });
+        }
+    }
+}
+
+/// Whether the database answers a query that reads it (the migrations table) right now,
+/// for /readyz. `SELECT 1` alone would succeed on SQLite without touching the file.
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("SELECT count(*) FROM seaql_migrations")
+        .await
+        .is_ok()
+}
+
+/// The backend of a connection, for the few places that write backend-specific SQL.
+pub fn backend(db: &DatabaseConnection) -> DbBackend {
+    sea_orm::ConnectionTrait::get_database_backend(db)
+}

@@ -1,0 +1,149 @@
+//! The one error type of the server, and its single mapping to GraphQL errors with
+//! `extensions.code` (DESIGN.md, "The API contract"). Internal details are logged, never sent.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::{ConnAcquireErr, DbErr};
+
+use crate::config::ConfigError;
+
+/// Error codes clients can rely on; the full list of DESIGN.md.
+pub mod code {
+    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const INVALID_CURSOR: &str = "INVALID_CURSOR";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const TIMEOUT: &str = "TIMEOUT";
+    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const INTERNAL: &str = "INTERNAL";
+}
+
+/// Everything that can go wrong while serving or starting up.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The client sent an argument we cannot accept; the message says what is allowed.
+    #[error("{0}")]
+    BadUserInput(String),
+    /// A cursor that is not one of ours for this connection, ordering and filter.
+    #[error("`{argument}` is not a valid cursor for this connection: {reason}")]
+    InvalidCursor { argument: &'static str, reason: String },
+    /// A lookup by id found nothing where something was required.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A configured limit was exceeded.
+    #[error("{limit} exceeds the maximum of {max}")]
+    LimitExceeded { limit: String, max: u64 },
+    /// The database did not answer in time.
+    #[error("the operation timed out")]
+    Timeout,
+    /// The database cannot be reached or has no connection free.
+    #[error("the database is unavailable; try again shortly")]
+    ServiceUnavailable,
+    /// Any other database error: logged in full, reported to clients as INTERNAL.
+    #[error("database error: {0}")]
+    Database(DbErr),
+    /// Bad configuration at start-up.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Anything else that is our fault.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<DbErr> for Error {
+    fn from(err: DbErr) -> Self {
+        match &err {
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => Self::ServiceUnavailable,
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed) | DbErr::Conn(_) => Self::ServiceUnavailable,
+            _ => Self::Database(err),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::ServiceUnavailable,
+            other => Self::Database(DbErr::Custom(other.to_string())),
+        }
+    }
+}
+
+impl Error {
+    /// The `extensions.code` of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadUserInput(_) => code::BAD_USER_INPUT,
+            Self::InvalidCursor { .. } => code::INVALID_CURSOR,
+            Self::NotFound(_) => code::NOT_FOUND,
+            Self::LimitExceeded { .. } => code::LIMIT_EXCEEDED,
+            Self::Timeout => code::TIMEOUT,
+            Self::ServiceUnavailable => code::SERVICE_UNAVAILABLE,
+            Self::Database(_) | Self::Config(_) | Self::Internal(_) => code::INTERNAL,
+        }
+    }
+
+    /// The message a client may see: ours for client errors, a generic line for our faults.
+    fn public_message(&self) -> String {
+        match self {
+            Self::Database(_) | Self::Config(_) | Self::Internal(_) => {
+                "internal server error; it has been logged".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The error type of GraphQL resolvers: our [`Error`] on its way to the client.
+///
+/// It deliberately does not implement `Display`: async-graphql converts every `Display` type
+/// into an error *without* a code, so a resolver returning `Result<T, ApiError>` can only ever
+/// produce errors that went through [`Error::code`] and [`Error::public_message`].
+#[derive(Debug, Clone)]
+pub struct ApiError(std::sync::Arc<Error>);
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        Self(std::sync::Arc::new(err))
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> Self {
+        Error::from(err).into()
+    }
+}
+
+/// Result of a GraphQL resolver.
+pub type ApiResult<T> = std::result::Result<T, ApiError>;
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        let err = &*err.0;
+        if err.code() == code::INTERNAL {
+            tracing::error!(error = %err, "internal error while resolving a GraphQL request");
+        }
+        let code = err.code();
+        let mut gql = async_graphql::Error::new(err.public_message()).extend_with(|_, e| e.set("code", code));
+        match err {
+            Error::LimitExceeded { limit, max } => {
+                gql = gql.extend_with(|_, e| {
+                    e.set("limit", limit.as_str());
+                    e.set("max", *max);
+                });
+            }
+            Error::InvalidCursor { argument, .. } => {
+                gql = gql.extend_with(|_, e| e.set("argument", *argument));
+            }
+            _ => {}
+        }
+        gql
+    }
+}
+
+/// Result with the server's error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

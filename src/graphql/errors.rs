@@ -1,0 +1,91 @@
+//! One response hook that gives every error an `extensions.code`, including async-graphql's
+//! own parse, validation and limit errors (DESIGN.md, "The API contract").
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
+
+use crate::error::code;
+
+/// Factory of the error-code extension.
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodesExtension)
+    }
+}
+
+struct ErrorCodesExtension;
+
+fn has_code(err: &ServerError) -> bool {
+    err.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some())
+}
+
+fn set_code(err: &mut ServerError, code: &str) {
+    err.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", Value::from(code));
+}
+
+#[async_trait::async_trait]
+impl Extension for ErrorCodesExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        for err in response.errors.iter_mut().filter(|e| !has_code(e)) {
+            // Resolver errors always come coded (ApiError); what is left is async-graphql
+            // rejecting an argument value while executing.
+            if err.message.starts_with("Failed to parse") || err.message.starts_with("Invalid value") {
+                set_code(err, code::BAD_USER_INPUT);
+            } else {
+                tracing::error!(message = %err.message, "uncoded GraphQL error");
+                err.message = "internal server error; it has been logged".to_owned();
+                set_code(err, code::INTERNAL);
+            }
+        }
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables).await.map_err(|mut err| {
+            set_code(&mut err, code::GRAPHQL_PARSE_FAILED);
+            err
+        })
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|mut errors| {
+            for err in errors.iter_mut().filter(|e| !has_code(e)) {
+                let limit = match err.message.as_str() {
+                    "Query is too complex." => Some("complexity"),
+                    "Query is nested too deep." => Some("depth"),
+                    _ => None,
+                };
+                match limit {
+                    Some(limit) => {
+                        set_code(err, code::LIMIT_EXCEEDED);
+                        err.extensions
+                            .get_or_insert_with(Default::default)
+                            .set("limit", Value::from(limit));
+                    }
+                    None => set_code(err, code::GRAPHQL_VALIDATION_FAILED),
+                }
+            }
+            errors
+        })
+    }
+}

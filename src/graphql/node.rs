@@ -1,0 +1,153 @@
+//! Global object identification: opaque ids `base64url_nopad("v1:<Type>:<uuid>")` for
+//! campaigns and `"v1:<Type>:<campaignUuid>:<rowUuid>"` for campaign rows, so resolving a row
+//! touches only its campaign's shard.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use uuid::Uuid;
+
+use crate::error::Error;
+
+/// The object types that have global ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeType {
+    Campaign,
+    GeneratedDomain,
+    DnsValidationResult,
+    HttpKeywordResult,
+}
+
+impl NodeType {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Campaign => "Campaign",
+            Self::GeneratedDomain => "GeneratedDomain",
+            Self::DnsValidationResult => "DnsValidationResult",
+            Self::HttpKeywordResult => "HttpKeywordResult",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Campaign,
+            Self::GeneratedDomain,
+            Self::DnsValidationResult,
+            Self::HttpKeywordResult,
+        ]
+        .into_iter()
+        .find(|t| t.name() == name)
+    }
+}
+
+/// A decoded global id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GlobalId {
+    pub node_type: NodeType,
+    /// The campaign the row belongs to (for a campaign: the campaign itself).
+    pub campaign: Uuid,
+    /// The row's primary key within its table.
+    pub id: Uuid,
+}
+
+impl GlobalId {
+    /// The global id of a campaign.
+    pub fn campaign(id: Uuid) -> Self {
+        Self {
+            node_type: NodeType::Campaign,
+            campaign: id,
+            id,
+        }
+    }
+
+    /// The global id of a row of a campaign.
+    pub fn row(node_type: NodeType, campaign: Uuid, id: Uuid) -> Self {
+        Self {
+            node_type,
+            campaign,
+            id,
+        }
+    }
+
+    /// The opaque text handed to clients.
+    pub fn encode(&self) -> String {
+        let text = match self.node_type {
+            NodeType::Campaign => format!("v1:Campaign:{}", self.id),
+            other => format!("v1:{}:{}:{}", other.name(), self.campaign, self.id),
+        };
+        URL_SAFE_NO_PAD.encode(text)
+    }
+
+    /// Decodes a global id; anything malformed is BAD_USER_INPUT.
+    pub fn decode(raw: &str) -> Result<Self, Error> {
+        let bad = || Error::BadUserInput(format!("{raw:?} is not a valid global id"));
+        if raw.len() > 200 {
+            return Err(bad());
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
+        let mut parts = text.split(':');
+        if parts.next() != Some("v1") {
+            return Err(bad());
+        }
+        let node_type = parts.next().and_then(NodeType::from_name).ok_or_else(bad)?;
+        let mut uuid = || -> Result<Uuid, Error> {
+            let part = parts.next().ok_or_else(bad)?;
+            // Only the canonical hyphenated form we issue.
+            if part.len() != 36 {
+                return Err(bad());
+            }
+            Uuid::parse_str(part).map_err(|_| bad())
+        };
+        let id = match node_type {
+            NodeType::Campaign => {
+                let id = uuid()?;
+                Self::campaign(id)
+            }
+            other => {
+                let campaign = uuid()?;
+                let row = uuid()?;
+                Self::row(other, campaign, row)
+            }
+        };
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        Ok(id)
+    }
+
+    /// Decodes a global id that must be of `expected` type.
+    pub fn decode_as(raw: &str, expected: NodeType) -> Result<Self, Error> {
+        let id = Self::decode(raw)?;
+        if id.node_type != expected {
+            return Err(Error::BadUserInput(format!(
+                "{raw:?} is the id of a {}, not of a {}",
+                id.node_type.name(),
+                expected.name()
+            )));
+        }
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_junk() {
+        let c = GlobalId::campaign(Uuid::from_u128(1));
+        assert_eq!(GlobalId::decode(&c.encode()).ok(), Some(c));
+        let r = GlobalId::row(NodeType::DnsValidationResult, Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_eq!(GlobalId::decode(&r.encode()).ok(), Some(r));
+        for junk in [
+            "",
+            "abc",
+            "djE6Q2FtcGFpZ24",
+            &URL_SAFE_NO_PAD.encode("v1:Nope:x"),
+            &URL_SAFE_NO_PAD.encode("v2:Campaign:00000000-0000-0000-0000-000000000001"),
+        ] {
+            assert!(GlobalId::decode(junk).is_err(), "{junk}");
+        }
+        assert!(GlobalId::decode_as(&c.encode(), NodeType::GeneratedDomain).is_err());
+    }
+}

@@ -1,0 +1,209 @@
+//! The one keyset engine. A page is one SQL statement:
+//!
+//! ```sql
+//! SELECT t.*, EXISTS(<neighbour probe>) AS __probe, (<maintained count>) AS __total
+//! FROM t WHERE <connection rows> AND (sort, id) > ($v, $id) [AND (sort, id) < (…)]
+//! ORDER BY sort, id LIMIT n + 1
+//! ```
+//!
+//! The row-value comparison lets PostgreSQL and SQLite start an index range scan exactly at
+//! the cursor (sea-orm's `cursor_by` spells it `(a = x AND b > y) OR a > x`, which PostgreSQL
+//! answers by scanning from the connection's first row, so deep pages get slower). `LIMIT n+1`
+//! tells whether more rows follow; `last`/`before` runs the same query in reverse order and
+//! flips the result. The probe and the count are uncorrelated scalar subqueries that each
+//! backend evaluates once; only an empty page needs a second (tiny) statement for them.
+
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::{
+    ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Value,
+};
+
+use crate::entity::Timestamp;
+use crate::error::Result;
+
+use super::Direction;
+use super::args::{From, PageWindow};
+use super::cursor::{Cursor, CursorScope, RowId, SortKind, SortValue};
+
+/// Reads a row's position (sort value and id) for its cursor.
+pub type Position<M> = fn(&M) -> (SortValue, RowId);
+
+/// What a table supplies for one connection request: which rows, in which order, how to
+/// count them and how to read a row's position. Built per request from plain data.
+pub struct KeysetQuery<E: EntityTrait> {
+    /// Scope every cursor of this connection carries.
+    pub scope: CursorScope,
+    /// The connection's rows: its campaign column and its filter, as a WHERE condition.
+    pub condition: sea_orm::Condition,
+    /// The ordering's column.
+    pub sort_column: E::Column,
+    /// What the ordering's column holds.
+    pub sort_kind: SortKind,
+    /// The tiebreaker (primary key) column.
+    pub id_column: E::Column,
+    /// A scalar BIGINT expression giving totalCount, present only when the client selected it.
+    pub total: Option<Expr>,
+    /// Reads a row's position (sort value and id) for its cursor.
+    pub position: Position<E::Model>,
+}
+
+/// One page of rows, in the connection's order, with the facts `pageInfo` needs.
+#[derive(Debug)]
+pub struct Page<M> {
+    pub rows: Vec<(M, Cursor)>,
+    pub has_previous_page: bool,
+    pub has_next_page: bool,
+    pub total_count: Option<i64>,
+}
+
+const PROBE: &str = "__probe";
+const TOTAL: &str = "__total";
+
+fn sort_value(value: &SortValue, backend: DbBackend) -> Value {
+    match value {
+        SortValue::Int(v) => Value::BigInt(Some(*v)),
+        SortValue::Text(v) => Value::String(Some(v.clone())),
+        SortValue::Time(v) => Timestamp::to_value(*v, backend),
+    }
+}
+
+fn id_value(id: RowId) -> Value {
+    match id {
+        RowId::Uuid(v) => Value::Uuid(Some(v)),
+        RowId::Int(v) => Value::BigInt(Some(v)),
+    }
+}
+
+/// Where a row lies relative to a cursor, in the connection's order.
+#[derive(Clone, Copy)]
+enum Side {
+    After,
+    AtOrAfter,
+    Before,
+    AtOrBefore,
+}
+
+impl<E: EntityTrait> KeysetQuery<E> {
+    fn compare(&self, cursor: &Cursor, side: Side, backend: DbBackend) -> Expr {
+        let key = Expr::tuple([Expr::col(self.sort_column), Expr::col(self.id_column)]);
+        let at = Expr::tuple([
+            Expr::val(sort_value(&cursor.value, backend)),
+            Expr::val(id_value(cursor.id)),
+        ]);
+        let ascending = self.scope.direction == Direction::Asc;
+        match (side, ascending) {
+            (Side::After, true) | (Side::Before, false) => key.gt(at),
+            (Side::After, false) | (Side::Before, true) => key.lt(at),
+            (Side::AtOrAfter, true) | (Side::AtOrBefore, false) => key.gte(at),
+            (Side::AtOrAfter, false) | (Side::AtOrBefore, true) => key.lte(at),
+        }
+    }
+
+    /// EXISTS(a row of the connection on `side` of `cursor`): the exact neighbour probe.
+    fn probe(&self, cursor: &Cursor, side: Side, backend: DbBackend) -> Expr {
+        let mut probe = Query::select();
+        probe
+            .expr(Expr::val(1))
+            .from(E::default())
+            .cond_where(self.condition.clone())
+            .and_where(self.compare(cursor, side, backend))
+            .limit(1);
+        Expr::exists(probe)
+    }
+}
+
+/// Fetches one page of `query` for `window` (see the module docs for the statement).
+#[tracing::instrument(level = "debug", skip_all, fields(connection = query.scope.connection, size = window.size))]
+pub async fn fetch_page<E, C>(db: &C, query: &KeysetQuery<E>, window: &PageWindow) -> Result<Page<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult,
+    C: ConnectionTrait,
+{
+    let backend = db.get_database_backend();
+    let forward = window.from == From::Start;
+    let ascending = query.scope.direction == Direction::Asc;
+    let order = if forward == ascending { Order::Asc } else { Order::Desc };
+
+    // The probe answers the "may" half of pageInfo exactly (Relay spec: HasPreviousPage step 2,
+    // HasNextPage step 2); the other half comes from LIMIT n + 1.
+    let probe = match (forward, &window.after, &window.before) {
+        (true, Some(after), _) => Some(query.probe(after, Side::AtOrBefore, backend)),
+        (false, _, Some(before)) => Some(query.probe(before, Side::AtOrAfter, backend)),
+        _ => None,
+    };
+
+    let mut select = E::find().filter(query.condition.clone());
+    if let Some(after) = &window.after {
+        select = select.filter(query.compare(after, Side::After, backend));
+    }
+    if let Some(before) = &window.before {
+        select = select.filter(query.compare(before, Side::Before, backend));
+    }
+    let mut statement: SelectStatement = select
+        .order_by(query.sort_column, order.clone())
+        .order_by(query.id_column, order)
+        .limit(u64::from(window.size) + 1)
+        .into_query();
+    if let Some(probe) = &probe {
+        statement.expr_as(probe.clone(), Alias::new(PROBE));
+    }
+    if let Some(total) = &query.total {
+        statement.expr_as(total.clone(), Alias::new(TOTAL));
+    }
+
+    let results = db.query_all(&statement).await?;
+    let (mut probe_hit, mut total_count) = (false, None);
+    if let Some(first) = results.first() {
+        if probe.is_some() {
+            probe_hit = first.try_get::<bool>("", PROBE)?;
+        }
+        if query.total.is_some() {
+            total_count = Some(first.try_get::<i64>("", TOTAL)?);
+        }
+    } else if probe.is_some() || query.total.is_some() {
+        // An empty page carries no row to hang the scalars on: ask for them alone.
+        let mut meta = Query::select();
+        meta.expr_as(probe.clone().unwrap_or_else(|| Expr::val(false)), Alias::new(PROBE));
+        meta.expr_as(
+            query.total.clone().unwrap_or_else(|| Expr::val(0i64)),
+            Alias::new(TOTAL),
+        );
+        if let Some(row) = db.query_one(&meta).await? {
+            probe_hit = probe.is_some() && row.try_get::<bool>("", PROBE)?;
+            if query.total.is_some() {
+                total_count = Some(row.try_get::<i64>("", TOTAL)?);
+            }
+        }
+    }
+
+    let size = window.size as usize;
+    let has_more = results.len() > size;
+    let mut rows = Vec::with_capacity(results.len().min(size));
+    for result in results.iter().take(size) {
+        let model = E::Model::from_query_result(result, "")?;
+        let (value, id) = (query.position)(&model);
+        rows.push((
+            model,
+            Cursor {
+                scope: query.scope,
+                value,
+                id,
+            },
+        ));
+    }
+    if !forward {
+        rows.reverse();
+    }
+    let (has_previous_page, has_next_page) = if forward {
+        (probe_hit, has_more)
+    } else {
+        (has_more, probe_hit)
+    };
+    Ok(Page {
+        rows,
+        has_previous_page,
+        has_next_page,
+        total_count,
+    })
+}

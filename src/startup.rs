@@ -1,0 +1,119 @@
+//! Start-up as DESIGN.md orders it: bind, connect (retrying with backoff), migrate under an
+//! advisory lock unless disabled, load demo data into an empty embedded default, serve; and
+//! graceful shutdown that lets requests in flight finish within the grace period.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::{DatabaseTarget, Settings};
+use crate::error::{Error, Result};
+use crate::graphql::{Limits, build_schema};
+use crate::http::{AppState, router};
+
+/// A bound, connected, migrated server, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds HOST:PORT (port 0 picks a free one), connects and migrates.
+    pub async fn build(settings: Settings) -> Result<Self> {
+        let address = format!("{}:{}", settings.host, settings.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .map_err(|e| Error::Internal(format!("cannot listen on {address} (HOST/PORT): {e}")))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| Error::Internal(format!("cannot read the bound address: {e}")))?
+            .port();
+        tracing::info!(database = %settings.database.display_url(), "connecting to the database");
+        let db = crate::db::connect(&settings).await?;
+        if settings.auto_migrate {
+            crate::db::migrate(&db, &settings).await?;
+        }
+        if matches!(settings.database, DatabaseTarget::EmbeddedDefault { .. })
+            && crate::seed::load_demo_if_empty(&db).await?
+        {
+            tracing::info!("loaded the demo dataset into the empty embedded database");
+        }
+        let schema = build_schema(
+            db.clone(),
+            Limits {
+                max_page_size: settings.max_page_size,
+            },
+        );
+        let state = AppState {
+            db,
+            schema,
+            settings: Arc::new(settings),
+        };
+        Ok(Self { listener, port, state })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT or SIGTERM, then drains.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then stops accepting, lets requests in flight finish
+    /// for up to the configured grace period, and closes the pool.
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let grace = self.state.settings.shutdown_grace;
+        let db = self.state.db.clone();
+        tracing::info!(address = %format!("{}:{}", self.state.settings.host, self.port), "serving GraphQL at /graphql");
+        let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(async move {
+            let _ = drain_rx.await;
+        });
+        let mut server = std::pin::pin!(server.into_future());
+        tokio::select! {
+            result = &mut server => return result,
+            () = stop => {
+                tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing requests in flight");
+                let _ = drain_tx.send(());
+            }
+        }
+        let result = match tokio::time::timeout(grace, server).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!("grace period over; dropping the requests still in flight");
+                Ok(())
+            }
+        };
+        let _ = db.close().await;
+        result
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

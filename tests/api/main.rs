@@ -1,0 +1,10 @@
+//! Integration tests: the real router against real databases (SQLite and PostgreSQL).
+
+#[macro_use]
+mod helpers;
+
+mod config;
+mod graphql;
+mod health;
+mod migrations;
+mod schema;

@@ -3,20 +3,28 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query, QueryStatementBuilder};
-use sea_orm::{ColumnTrait, Condition, EntityTrait};
+use sea_orm::{ColumnTrait, Condition};
 use uuid::Uuid;
 
+use crate::db::totals;
 use crate::entity::campaign::{self, Column};
-use crate::entity::{CampaignStatus, CampaignType};
-use crate::error::ApiResult;
+use crate::entity::{CampaignStatus, CampaignType, dns_validation_result, generated_domain, http_keyword_result};
+use crate::error::{ApiResult, Error};
 use crate::pagination::cursor::filter_hash;
-use crate::pagination::{
-    CursorScope, Direction, KeysetQuery, PageArgs, Position, RowId, SortKind, SortValue, fetch_page,
-};
+use crate::pagination::{Direction, PageArgs, Position, RowId, SortKind, SortValue};
 
-use super::connection::{CampaignConnection, wants_total};
+use super::campaign_rows::{
+    self, DnsValidationResultFilter, DnsValidationResultOrder, GeneratedDomainOrder, HttpKeywordResultFilter,
+    HttpKeywordResultOrder,
+};
+use super::connection::{
+    CampaignConnection, ConnectionRequest, DnsValidationResultConnection, DnsValidationResultEdge,
+    GeneratedDomainConnection, GeneratedDomainEdge, HttpKeywordResultConnection, HttpKeywordResultEdge, OrderField,
+    wants_total,
+};
+use super::loader::CampaignKey;
 use super::node::{GlobalId, NodeType};
+use super::results::{DnsValidationResult, GeneratedDomain, HttpKeywordResult};
 use super::{ApiContext, connection_codes};
 
 /// A domain-generation, DNS-validation or HTTP-keyword-validation campaign.
@@ -26,7 +34,7 @@ pub struct Campaign(pub campaign::Model);
 #[Object]
 impl Campaign {
     /// Opaque global id; `node(id:)` and `campaign(id:)` resolve it.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(GlobalId::campaign(self.0.id).encode())
     }
 
@@ -108,6 +116,193 @@ impl Campaign {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at.into()
     }
+
+    /// The campaign whose results this one processes (a DNS campaign's generation campaign,
+    /// an HTTP campaign's DNS campaign); null for a generation campaign.
+    async fn source_campaign(&self, ctx: &Context<'_>) -> ApiResult<Option<Campaign>> {
+        let Some(source) = self.0.source_campaign_id else {
+            return Ok(None);
+        };
+        Ok(ApiContext::get(ctx)?
+            .loader
+            .load_one(CampaignKey(source))
+            .await?
+            .map(Campaign))
+    }
+
+    /// The domains this campaign generated (empty unless it is a domain-generation campaign).
+    #[allow(clippy::too_many_arguments)]
+    async fn generated_domains(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n rows after `after` (default 50, at most the configured maximum).")]
+        first: Option<i32>,
+        #[graphql(desc = "Cursor: return rows after this one.")] after: Option<String>,
+        #[graphql(desc = "Return the last n rows before `before`.")] last: Option<i32>,
+        #[graphql(desc = "Cursor: return rows before this one.")] before: Option<String>,
+        #[graphql(desc = "Ordering; default OFFSET_INDEX ASC.")] order_by: Option<GeneratedDomainOrder>,
+    ) -> ApiResult<GeneratedDomainConnection> {
+        let request = campaign_rows::generated_domains(&self.0, order_by.unwrap_or_default(), wants_total(ctx));
+        let page = request
+            .fetch(
+                ctx,
+                PageArgs {
+                    first,
+                    after,
+                    last,
+                    before,
+                },
+            )
+            .await?;
+        Ok(GeneratedDomainConnection::from_page(page, GeneratedDomain))
+    }
+
+    /// Jump to one generated domain — by its position in the generation space or by name —
+    /// with one index lookup. The edge's cursor belongs to `orderBy`: pass it as `after` (or
+    /// as `before` with `last`) to page on from there. Null when there is no such domain.
+    async fn find_generated_domain(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The domain's offsetIndex.")] offset_index: Option<i64>,
+        #[graphql(desc = "The domain's exact name.")] domain_name: Option<String>,
+        #[graphql(desc = "Ordering the returned cursor is for; default OFFSET_INDEX ASC.")] order_by: Option<
+            GeneratedDomainOrder,
+        >,
+    ) -> ApiResult<Option<GeneratedDomainEdge>> {
+        use generated_domain::Column;
+        let lookup = match (offset_index, domain_name) {
+            (Some(offset), None) => Condition::all().add(Column::OffsetIndex.eq(offset)),
+            (None, Some(name)) => Condition::all().add(Column::DomainName.eq(name)),
+            _ => {
+                return Err(Error::BadUserInput("pass exactly one of `offsetIndex` or `domainName`".to_owned()).into());
+            }
+        };
+        let request = campaign_rows::generated_domains(&self.0, order_by.unwrap_or_default(), false);
+        Ok(request
+            .find(ctx, lookup)
+            .await?
+            .map(|(model, cursor)| GeneratedDomainEdge {
+                cursor: cursor.encode(),
+                node: GeneratedDomain(model),
+            }))
+    }
+
+    /// The DNS validation results of this campaign (empty unless it is a DNS-validation campaign).
+    #[allow(clippy::too_many_arguments)]
+    async fn dns_validation_results(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n rows after `after` (default 50, at most the configured maximum).")]
+        first: Option<i32>,
+        #[graphql(desc = "Cursor: return rows after this one.")] after: Option<String>,
+        #[graphql(desc = "Return the last n rows before `before`.")] last: Option<i32>,
+        #[graphql(desc = "Cursor: return rows before this one.")] before: Option<String>,
+        #[graphql(desc = "Ordering; default CREATED_AT ASC.")] order_by: Option<DnsValidationResultOrder>,
+        #[graphql(desc = "Only results matching every given field.")] filter: Option<DnsValidationResultFilter>,
+    ) -> ApiResult<DnsValidationResultConnection> {
+        let filter = filter.unwrap_or_default();
+        let request =
+            campaign_rows::dns_validation_results(&self.0, order_by.unwrap_or_default(), &filter, wants_total(ctx));
+        let page = request
+            .fetch(
+                ctx,
+                PageArgs {
+                    first,
+                    after,
+                    last,
+                    before,
+                },
+            )
+            .await?;
+        Ok(DnsValidationResultConnection::from_page(page, DnsValidationResult))
+    }
+
+    /// Find one DNS result by domain name (one index lookup); its cursor belongs to `orderBy`
+    /// and `filter`. Null when no result of this campaign matches.
+    async fn find_dns_validation_result(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The domain's exact name.")] domain_name: String,
+        #[graphql(desc = "Ordering the returned cursor is for; default CREATED_AT ASC.")] order_by: Option<
+            DnsValidationResultOrder,
+        >,
+        #[graphql(desc = "Filter the returned cursor is for; the result must match it.")] filter: Option<
+            DnsValidationResultFilter,
+        >,
+    ) -> ApiResult<Option<DnsValidationResultEdge>> {
+        let filter = filter.unwrap_or_default();
+        let request = campaign_rows::dns_validation_results(&self.0, order_by.unwrap_or_default(), &filter, false);
+        let lookup = Condition::all().add(dns_validation_result::Column::DomainName.eq(domain_name));
+        Ok(request
+            .find(ctx, lookup)
+            .await?
+            .map(|(model, cursor)| DnsValidationResultEdge {
+                cursor: cursor.encode(),
+                node: DnsValidationResult(model),
+            }))
+    }
+
+    /// The HTTP keyword results of this campaign (empty unless it is an HTTP-keyword campaign).
+    #[allow(clippy::too_many_arguments)]
+    async fn http_keyword_results(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n rows after `after` (default 50, at most the configured maximum).")]
+        first: Option<i32>,
+        #[graphql(desc = "Cursor: return rows after this one.")] after: Option<String>,
+        #[graphql(desc = "Return the last n rows before `before`.")] last: Option<i32>,
+        #[graphql(desc = "Cursor: return rows before this one.")] before: Option<String>,
+        #[graphql(desc = "Ordering; default CREATED_AT ASC.")] order_by: Option<HttpKeywordResultOrder>,
+        #[graphql(desc = "Only results matching every given field.")] filter: Option<HttpKeywordResultFilter>,
+    ) -> ApiResult<HttpKeywordResultConnection> {
+        let request = campaign_rows::http_keyword_results(
+            &self.0,
+            order_by.unwrap_or_default(),
+            filter.unwrap_or_default(),
+            wants_total(ctx),
+        );
+        let page = request
+            .fetch(
+                ctx,
+                PageArgs {
+                    first,
+                    after,
+                    last,
+                    before,
+                },
+            )
+            .await?;
+        Ok(HttpKeywordResultConnection::from_page(page, HttpKeywordResult))
+    }
+
+    /// Find one HTTP result by domain name (one index lookup); its cursor belongs to
+    /// `orderBy` and `filter`. Null when no result of this campaign matches.
+    async fn find_http_keyword_result(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The domain's exact name.")] domain_name: String,
+        #[graphql(desc = "Ordering the returned cursor is for; default CREATED_AT ASC.")] order_by: Option<
+            HttpKeywordResultOrder,
+        >,
+        #[graphql(desc = "Filter the returned cursor is for; the result must match it.")] filter: Option<
+            HttpKeywordResultFilter,
+        >,
+    ) -> ApiResult<Option<HttpKeywordResultEdge>> {
+        let request = campaign_rows::http_keyword_results(
+            &self.0,
+            order_by.unwrap_or_default(),
+            filter.unwrap_or_default(),
+            false,
+        );
+        let lookup = Condition::all().add(http_keyword_result::Column::DomainName.eq(domain_name));
+        Ok(request
+            .find(ctx, lookup)
+            .await?
+            .map(|(model, cursor)| HttpKeywordResultEdge {
+                cursor: cursor.encode(),
+                node: HttpKeywordResult(model),
+            }))
+    }
 }
 
 /// Fields campaigns can be ordered by.
@@ -156,12 +351,31 @@ impl CampaignFilter {
     }
 }
 
-fn campaign_position_created(m: &campaign::Model) -> (SortValue, RowId) {
-    (SortValue::Time(m.created_at), RowId::Uuid(m.id))
-}
+impl OrderField<campaign::Entity> for CampaignOrderField {
+    fn code(self) -> u8 {
+        self as u8
+    }
 
-fn campaign_position_name(m: &campaign::Model) -> (SortValue, RowId) {
-    (SortValue::Text(m.name.clone()), RowId::Uuid(m.id))
+    fn column(self) -> Column {
+        match self {
+            Self::CreatedAt => Column::CreatedAt,
+            Self::Name => Column::Name,
+        }
+    }
+
+    fn kind(self) -> SortKind {
+        match self {
+            Self::CreatedAt => SortKind::Time,
+            Self::Name => SortKind::Text,
+        }
+    }
+
+    fn position(self) -> Position<campaign::Model> {
+        match self {
+            Self::CreatedAt => |m| (SortValue::Time(m.created_at), RowId::Uuid(m.id)),
+            Self::Name => |m| (SortValue::Text(m.name.clone()), RowId::Uuid(m.id)),
+        }
+    }
 }
 
 /// Root fields about campaigns.
@@ -202,50 +416,49 @@ impl CampaignQuery {
         #[graphql(desc = "Ordering; default CREATED_AT ASC.")] order_by: Option<CampaignOrder>,
         #[graphql(desc = "Only campaigns matching every given field.")] filter: Option<CampaignFilter>,
     ) -> ApiResult<CampaignConnection> {
-        let api = ApiContext::get(ctx)?;
-        let order = order_by.unwrap_or_default();
-        let filter = filter.unwrap_or_default();
-        let (sort_column, sort_kind, position): (_, _, Position<campaign::Model>) = match order.field {
-            CampaignOrderField::CreatedAt => (Column::CreatedAt, SortKind::Time, campaign_position_created),
-            CampaignOrderField::Name => (Column::Name, SortKind::Text, campaign_position_name),
-        };
-        let scope = CursorScope {
-            connection: connection_codes::CAMPAIGNS,
-            parent: Uuid::nil(),
-            ordering: order.field as u8,
-            direction: order.direction,
-            filter_hash: filter.hash(),
-        };
-        let window = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        }
-        .validate(api.max_page_size, &scope, sort_kind)?;
-        let total = wants_total(ctx).then(|| {
-            let mut count = Query::select();
-            count
-                .expr(Expr::cust("COUNT(*)"))
-                .from(campaign::Entity)
-                .cond_where(filter.condition());
-            Expr::SubQuery(None, Box::new(count.into_sub_query_statement())).cast_as("BIGINT")
-        });
-        let query = KeysetQuery::<campaign::Entity> {
-            scope,
-            condition: filter.condition(),
-            sort_column,
-            sort_kind,
-            id_column: Column::Id,
-            total,
-            position,
-        };
-        let page = fetch_page(&api.db, &query, &window).await?;
+        let request = campaigns(
+            order_by.unwrap_or_default(),
+            filter.unwrap_or_default(),
+            wants_total(ctx),
+        );
+        let page = request
+            .fetch(
+                ctx,
+                PageArgs {
+                    first,
+                    after,
+                    last,
+                    before,
+                },
+            )
+            .await?;
         Ok(CampaignConnection::from_page(page, Campaign))
     }
 }
 
+/// The campaigns connection for `order` and `filter`.
+pub fn campaigns(
+    order: CampaignOrder,
+    filter: CampaignFilter,
+    with_total: bool,
+) -> ConnectionRequest<campaign::Entity, CampaignOrderField> {
+    ConnectionRequest {
+        connection: connection_codes::CAMPAIGNS,
+        parent: Uuid::nil(),
+        order: order.field,
+        direction: order.direction,
+        filter_hash: filter.hash(),
+        condition: filter.condition(),
+        id_column: Column::Id,
+        total: with_total.then(|| totals::campaigns(filter.campaign_type, filter.status)),
+        applicable: true,
+    }
+}
+
 async fn find_campaign(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<Campaign>> {
-    let api = ApiContext::get(ctx)?;
-    Ok(campaign::Entity::find_by_id(id).one(&api.db).await?.map(Campaign))
+    Ok(ApiContext::get(ctx)?
+        .loader
+        .load_one(CampaignKey(id))
+        .await?
+        .map(Campaign))
 }

@@ -3,9 +3,14 @@
 //! Spec: <https://relay.dev/graphql/connections.htm>
 
 use async_graphql::{ComplexObject, Context, SimpleObject};
+use sea_orm::sea_query::Expr;
+use sea_orm::{Condition, EntityTrait, FromQueryResult, QueryFilter};
+use uuid::Uuid;
 
 use crate::error::{ApiResult, Error};
-use crate::pagination::Page;
+use crate::pagination::{Cursor, CursorScope, Direction, KeysetQuery, Page, PageArgs, Position, SortKind, fetch_page};
+
+use super::ApiContext;
 
 use super::campaign::Campaign;
 use super::results::{DnsValidationResult, GeneratedDomain, HttpKeywordResult};
@@ -114,4 +119,113 @@ connection_types!(
 /// Whether the client selected `totalCount` on the connection being resolved.
 pub fn wants_total(ctx: &Context<'_>) -> bool {
     ctx.look_ahead().field("totalCount").exists()
+}
+
+/// One ordering field of a table's connection, described as data for the keyset engine.
+pub trait OrderField<E: EntityTrait>: Copy {
+    /// Code carried in cursors (distinct per field within a connection).
+    fn code(self) -> u8;
+    /// The column rows are sorted by.
+    fn column(self) -> E::Column;
+    /// What the column holds.
+    fn kind(self) -> SortKind;
+    /// Reads a row's position for its cursor.
+    fn position(self) -> Position<E::Model>;
+    /// True when the column alone orders the connection totally (no id tiebreaker needed).
+    fn unique(self) -> bool {
+        false
+    }
+}
+
+/// One connection request of one table, minus the page arguments.
+pub struct ConnectionRequest<E: EntityTrait, O> {
+    /// Connection code (see `connection_codes`).
+    pub connection: u8,
+    /// The campaign the connection hangs off; nil for root connections.
+    pub parent: Uuid,
+    /// Ordering field and direction.
+    pub order: O,
+    pub direction: Direction,
+    /// Hash of the canonical filter (cursors remember it).
+    pub filter_hash: u64,
+    /// The connection's rows as a WHERE condition (campaign column first, then the filter).
+    pub condition: Condition,
+    /// The table's id column (the tiebreaker).
+    pub id_column: E::Column,
+    /// totalCount expression, when selected.
+    pub total: Option<Expr>,
+    /// False when the connection cannot hold rows (it does not match the campaign's type):
+    /// the page is empty and no SQL runs. Arguments are still validated.
+    pub applicable: bool,
+}
+
+impl<E: EntityTrait, O: OrderField<E>> ConnectionRequest<E, O> {
+    /// The scope cursors of this request carry.
+    pub fn scope(&self) -> CursorScope {
+        CursorScope {
+            connection: self.connection,
+            parent: self.parent,
+            ordering: self.order.code(),
+            direction: self.direction,
+            filter_hash: self.filter_hash,
+        }
+    }
+
+    /// The request as the keyset engine's query.
+    pub fn keyset(self) -> KeysetQuery<E> {
+        KeysetQuery {
+            scope: self.scope(),
+            sort_column: self.order.column(),
+            sort_kind: self.order.kind(),
+            id_column: (!self.order.unique()).then_some(self.id_column),
+            position: self.order.position(),
+            condition: self.condition,
+            total: self.total,
+        }
+    }
+
+    /// Validates `args` and fetches the page.
+    pub async fn fetch(self, ctx: &Context<'_>, args: PageArgs) -> ApiResult<Page<E::Model>>
+    where
+        E::Model: FromQueryResult,
+    {
+        let api = ApiContext::get(ctx)?;
+        let window = args.validate(api.max_page_size, &self.scope(), self.order.kind())?;
+        if !self.applicable {
+            return Ok(Page {
+                rows: Vec::new(),
+                has_previous_page: false,
+                has_next_page: false,
+                total_count: Some(0),
+            });
+        }
+        Ok(fetch_page(&api.db, &self.keyset(), &window).await?)
+    }
+
+    /// The row of the connection matching `lookup` (one index lookup), with its cursor for
+    /// this ordering — pass it as `after`/`before` to page on from there.
+    pub async fn find(self, ctx: &Context<'_>, lookup: Condition) -> ApiResult<Option<(E::Model, Cursor)>>
+    where
+        E::Model: FromQueryResult,
+    {
+        if !self.applicable {
+            return Ok(None);
+        }
+        let api = ApiContext::get(ctx)?;
+        let query = self.keyset();
+        let found = E::find()
+            .filter(query.condition.clone())
+            .filter(lookup)
+            .one(&api.db)
+            .await?;
+        Ok(found.map(|model| {
+            let (value, id) = (query.position)(&model);
+            let cursor = Cursor {
+                scope: query.scope,
+                value,
+                id,
+            };
+            (model, cursor)
+        }))
+    }
 }

@@ -2,8 +2,10 @@
 //! takes its dependencies as arguments; it never reads the environment or touches the database.
 
 pub mod campaign;
+pub mod campaign_rows;
 pub mod connection;
 mod errors;
+pub mod loader;
 pub mod node;
 pub mod results;
 
@@ -26,7 +28,7 @@ pub mod connection_codes {
 /// The query root.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(campaign::CampaignQuery);
+pub struct QueryRoot(node::NodeQuery, campaign::CampaignQuery);
 
 /// The executable schema.
 pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
@@ -39,10 +41,11 @@ pub struct Limits {
 }
 
 /// What resolvers need, stored once in the schema's data.
-#[derive(Clone)]
 pub struct ApiContext {
     pub db: DatabaseConnection,
     pub max_page_size: u32,
+    /// Batches loads of rows by primary key (links between objects, `node`/`nodes`).
+    pub loader: loader::AppLoader,
 }
 
 impl ApiContext {
@@ -57,6 +60,7 @@ impl ApiContext {
 pub fn build_schema(db: DatabaseConnection, limits: Limits) -> AppSchema {
     Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
         .data(ApiContext {
+            loader: loader::DbLoader::new_loader(db.clone()),
             db,
             max_page_size: limits.max_page_size,
         })

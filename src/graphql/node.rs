@@ -151,3 +151,77 @@ mod tests {
         assert!(GlobalId::decode_as(&c.encode(), NodeType::GeneratedDomain).is_err());
     }
 }
+
+/// An object with a global id (Relay Global Object Identification).
+#[derive(async_graphql::Interface)]
+#[graphql(field(
+    name = "id",
+    ty = "async_graphql::ID",
+    desc = "Opaque global id; `node(id:)` resolves it."
+))]
+pub enum Node {
+    Campaign(super::campaign::Campaign),
+    GeneratedDomain(super::results::GeneratedDomain),
+    DnsValidationResult(super::results::DnsValidationResult),
+    HttpKeywordResult(super::results::HttpKeywordResult),
+}
+
+/// Root fields resolving global ids.
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[async_graphql::Object]
+impl NodeQuery {
+    /// The object with this global id; null when it does not exist. A malformed id is
+    /// BAD_USER_INPUT.
+    async fn node(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        #[graphql(desc = "A global id (any object's `id`).")] id: async_graphql::ID,
+    ) -> crate::error::ApiResult<Option<Node>> {
+        let id = GlobalId::decode(&id)?;
+        load_node(ctx, id).await
+    }
+
+    /// The objects with these global ids, in order; null for each that does not exist.
+    /// Loaded in batches (one query per type and campaign).
+    async fn nodes(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        #[graphql(desc = "Global ids (at most the maximum page size).")] ids: Vec<async_graphql::ID>,
+    ) -> crate::error::ApiResult<Vec<Option<Node>>> {
+        let max = super::ApiContext::get(ctx)?.max_page_size;
+        if ids.len() > max as usize {
+            return Err(Error::BadUserInput(format!("`ids` takes at most {max} ids, got {}", ids.len())).into());
+        }
+        let ids = ids
+            .iter()
+            .map(|id| GlobalId::decode(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        futures::future::try_join_all(ids.into_iter().map(|id| load_node(ctx, id))).await
+    }
+}
+
+async fn load_node(ctx: &async_graphql::Context<'_>, id: GlobalId) -> crate::error::ApiResult<Option<Node>> {
+    use super::loader::{CampaignKey, RowKey};
+    use crate::entity::{dns_validation_result, generated_domain, http_keyword_result};
+    let loader = &super::ApiContext::get(ctx)?.loader;
+    Ok(match id.node_type {
+        NodeType::Campaign => loader
+            .load_one(CampaignKey(id.id))
+            .await?
+            .map(|m| Node::Campaign(super::campaign::Campaign(m))),
+        NodeType::GeneratedDomain => loader
+            .load_one(RowKey::<generated_domain::Entity>::new(id.campaign, id.id))
+            .await?
+            .map(|m| Node::GeneratedDomain(super::results::GeneratedDomain(m))),
+        NodeType::DnsValidationResult => loader
+            .load_one(RowKey::<dns_validation_result::Entity>::new(id.campaign, id.id))
+            .await?
+            .map(|m| Node::DnsValidationResult(super::results::DnsValidationResult(m))),
+        NodeType::HttpKeywordResult => loader
+            .load_one(RowKey::<http_keyword_result::Entity>::new(id.campaign, id.id))
+            .await?
+            .map(|m| Node::HttpKeywordResult(super::results::HttpKeywordResult(m))),
+    })
+}

@@ -1,12 +1,24 @@
 //! The rows of a campaign: `GeneratedDomain`, `DnsValidationResult`, `HttpKeywordResult`.
 
-use async_graphql::{ID, Object};
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::entity::{BusinessStatus, ValidationStatus, dns_validation_result, generated_domain, http_keyword_result};
+use crate::error::ApiResult;
 
+use super::ApiContext;
+use super::campaign::Campaign;
+use super::loader::{CampaignKey, RowKey};
 use super::node::{GlobalId, NodeType};
+
+async fn campaign(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<Campaign>> {
+    Ok(ApiContext::get(ctx)?
+        .loader
+        .load_one(CampaignKey(id))
+        .await?
+        .map(Campaign))
+}
 
 /// A domain name produced by a domain-generation campaign.
 #[derive(Debug, Clone)]
@@ -15,7 +27,7 @@ pub struct GeneratedDomain(pub generated_domain::Model);
 #[Object]
 impl GeneratedDomain {
     /// Opaque global id; `node(id:)` resolves it.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(GlobalId::row(
             NodeType::GeneratedDomain,
             self.0.domain_generation_campaign_id,
@@ -59,6 +71,11 @@ impl GeneratedDomain {
         self.0.source_pattern.as_deref()
     }
 
+    /// The generation campaign that produced it.
+    async fn campaign(&self, ctx: &Context<'_>) -> ApiResult<Option<Campaign>> {
+        campaign(ctx, self.0.domain_generation_campaign_id).await
+    }
+
     /// When the name was generated.
     async fn generated_at(&self) -> DateTime<Utc> {
         self.0.generated_at.into()
@@ -77,7 +94,7 @@ pub struct DnsValidationResult(pub dns_validation_result::Model);
 #[Object]
 impl DnsValidationResult {
     /// Opaque global id; `node(id:)` resolves it.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(GlobalId::row(NodeType::DnsValidationResult, self.0.dns_campaign_id, self.0.id).encode())
     }
 
@@ -94,6 +111,30 @@ impl DnsValidationResult {
     /// Database id of the generated domain that was checked.
     async fn generated_domain_database_id(&self) -> Option<Uuid> {
         self.0.generated_domain_id
+    }
+
+    /// The DNS-validation campaign.
+    async fn campaign(&self, ctx: &Context<'_>) -> ApiResult<Option<Campaign>> {
+        campaign(ctx, self.0.dns_campaign_id).await
+    }
+
+    /// The generated domain that was checked (it belongs to this campaign's source campaign).
+    async fn generated_domain(&self, ctx: &Context<'_>) -> ApiResult<Option<GeneratedDomain>> {
+        let Some(id) = self.0.generated_domain_id else {
+            return Ok(None);
+        };
+        let loader = &ApiContext::get(ctx)?.loader;
+        let Some(source) = loader
+            .load_one(CampaignKey(self.0.dns_campaign_id))
+            .await?
+            .and_then(|c| c.source_campaign_id)
+        else {
+            return Ok(None);
+        };
+        Ok(loader
+            .load_one(RowKey::<generated_domain::Entity>::new(source, id))
+            .await?
+            .map(GeneratedDomain))
     }
 
     /// The domain that was checked.
@@ -139,7 +180,7 @@ pub struct HttpKeywordResult(pub http_keyword_result::Model);
 #[Object]
 impl HttpKeywordResult {
     /// Opaque global id; `node(id:)` resolves it.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(GlobalId::row(NodeType::HttpKeywordResult, self.0.http_keyword_campaign_id, self.0.id).encode())
     }
 
@@ -156,6 +197,30 @@ impl HttpKeywordResult {
     /// Database id of the DNS result this check followed.
     async fn dns_result_database_id(&self) -> Option<Uuid> {
         self.0.dns_result_id
+    }
+
+    /// The HTTP-keyword campaign.
+    async fn campaign(&self, ctx: &Context<'_>) -> ApiResult<Option<Campaign>> {
+        campaign(ctx, self.0.http_keyword_campaign_id).await
+    }
+
+    /// The DNS result this check followed (it belongs to this campaign's source campaign).
+    async fn dns_validation_result(&self, ctx: &Context<'_>) -> ApiResult<Option<DnsValidationResult>> {
+        let Some(id) = self.0.dns_result_id else {
+            return Ok(None);
+        };
+        let loader = &ApiContext::get(ctx)?.loader;
+        let Some(source) = loader
+            .load_one(CampaignKey(self.0.http_keyword_campaign_id))
+            .await?
+            .and_then(|c| c.source_campaign_id)
+        else {
+            return Ok(None);
+        };
+        Ok(loader
+            .load_one(RowKey::<dns_validation_result::Entity>::new(source, id))
+            .await?
+            .map(DnsValidationResult))
     }
 
     /// The domain that was fetched.

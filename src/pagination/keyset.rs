@@ -39,8 +39,10 @@ pub struct KeysetQuery<E: EntityTrait> {
     pub sort_column: E::Column,
     /// What the ordering's column holds.
     pub sort_kind: SortKind,
-    /// The tiebreaker (primary key) column.
-    pub id_column: E::Column,
+    /// The tiebreaker (primary key) column; None when the sort column is itself unique within
+    /// the connection (e.g. `offset_index`), so the index order alone is a total order and
+    /// no sort step is needed for a tiebreaker the index does not contain.
+    pub id_column: Option<E::Column>,
     /// A scalar BIGINT expression giving totalCount, present only when the client selected it.
     pub total: Option<Expr>,
     /// Reads a row's position (sort value and id) for its cursor.
@@ -85,11 +87,19 @@ enum Side {
 
 impl<E: EntityTrait> KeysetQuery<E> {
     fn compare(&self, cursor: &Cursor, side: Side, backend: DbBackend) -> Expr {
-        let key = Expr::tuple([Expr::col(self.sort_column), Expr::col(self.id_column)]);
-        let at = Expr::tuple([
-            Expr::val(sort_value(&cursor.value, backend)),
-            Expr::val(id_value(cursor.id)),
-        ]);
+        let (key, at) = match self.id_column {
+            Some(id_column) => (
+                Expr::tuple([Expr::col(self.sort_column), Expr::col(id_column)]),
+                Expr::tuple([
+                    Expr::val(sort_value(&cursor.value, backend)),
+                    Expr::val(id_value(cursor.id)),
+                ]),
+            ),
+            None => (
+                Expr::col(self.sort_column),
+                Expr::val(sort_value(&cursor.value, backend)),
+            ),
+        };
         let ascending = self.scope.direction == Direction::Asc;
         match (side, ascending) {
             (Side::After, true) | (Side::Before, false) => key.gt(at),
@@ -112,15 +122,28 @@ impl<E: EntityTrait> KeysetQuery<E> {
     }
 }
 
-/// Fetches one page of `query` for `window` (see the module docs for the statement).
-#[tracing::instrument(level = "debug", skip_all, fields(connection = query.scope.connection, size = window.size))]
-pub async fn fetch_page<E, C>(db: &C, query: &KeysetQuery<E>, window: &PageWindow) -> Result<Page<E::Model>>
-where
-    E: EntityTrait,
-    E::Model: FromQueryResult,
-    C: ConnectionTrait,
-{
-    let backend = db.get_database_backend();
+/// The statement of one page and whether it carries the neighbour probe.
+pub struct PageStatement {
+    /// `SELECT … LIMIT n + 1` with the probe and total as extra columns.
+    pub statement: SelectStatement,
+    /// The probe, also needed alone when the page comes back empty.
+    probe: Option<Expr>,
+    forward: bool,
+}
+
+impl PageStatement {
+    /// The SQL statement (for EXPLAIN in tests and benchmarks).
+    pub fn statement(&self) -> &SelectStatement {
+        &self.statement
+    }
+}
+
+/// Builds the one statement of a page (see the module docs).
+pub fn page_statement<E: EntityTrait>(
+    query: &KeysetQuery<E>,
+    window: &PageWindow,
+    backend: DbBackend,
+) -> PageStatement {
     let forward = window.from == From::Start;
     let ascending = query.scope.direction == Direction::Asc;
     let order = if forward == ascending { Order::Asc } else { Order::Desc };
@@ -140,18 +163,37 @@ where
     if let Some(before) = &window.before {
         select = select.filter(query.compare(before, Side::Before, backend));
     }
-    let mut statement: SelectStatement = select
-        .order_by(query.sort_column, order.clone())
-        .order_by(query.id_column, order)
-        .limit(u64::from(window.size) + 1)
-        .into_query();
+    select = select.order_by(query.sort_column, order.clone());
+    if let Some(id_column) = query.id_column {
+        select = select.order_by(id_column, order);
+    }
+    let mut statement: SelectStatement = select.limit(u64::from(window.size) + 1).into_query();
     if let Some(probe) = &probe {
         statement.expr_as(probe.clone(), Alias::new(PROBE));
     }
     if let Some(total) = &query.total {
         statement.expr_as(total.clone(), Alias::new(TOTAL));
     }
+    PageStatement {
+        statement,
+        probe,
+        forward,
+    }
+}
 
+/// Fetches one page of `query` for `window` (see the module docs for the statement).
+#[tracing::instrument(level = "debug", skip_all, fields(connection = query.scope.connection, size = window.size))]
+pub async fn fetch_page<E, C>(db: &C, query: &KeysetQuery<E>, window: &PageWindow) -> Result<Page<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult,
+    C: ConnectionTrait,
+{
+    let PageStatement {
+        statement,
+        probe,
+        forward,
+    } = page_statement(query, window, db.get_database_backend());
     let results = db.query_all(&statement).await?;
     let (mut probe_hit, mut total_count) = (false, None);
     if let Some(first) = results.first() {

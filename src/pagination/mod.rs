@@ -8,7 +8,7 @@ pub mod keyset;
 
 pub use args::{PageArgs, PageWindow};
 pub use cursor::{Cursor, CursorScope, RowId, SortKind, SortValue};
-pub use keyset::{KeysetQuery, Page, Position, fetch_page};
+pub use keyset::{KeysetQuery, Page, PageStatement, Position, fetch_page, page_statement};
 
 /// Sort direction of a connection's ordering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, async_graphql::Enum)]

@@ -4,7 +4,9 @@
 mod helpers;
 
 mod config;
+mod explain;
 mod graphql;
 mod health;
 mod migrations;
+mod pagination;
 mod schema;

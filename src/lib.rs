@@ -9,6 +9,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod pagination;
+pub mod perf;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;

@@ -53,6 +53,33 @@ pub enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Measure page latency by depth over HTTP against the configured database: p50/p95/p99
+    /// of a 50-row page at rows 0, 2.5 %, 50 % and 97.5 % of a seeded campaign, for generated
+    /// domains and every DNS filter combination, with and without totalCount. Seeds the data
+    /// when missing. Exits non-zero when a target is missed.
+    PerfTest {
+        /// Generated domains in the campaign paged through (seeded when missing).
+        #[arg(long, default_value_t = 2_000_000)]
+        domains: u64,
+        /// Timed requests per point.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// Untimed warm-up requests per point.
+        #[arg(long, default_value_t = 20)]
+        warmup: usize,
+        /// Target: slowest/fastest p50 across depths.
+        #[arg(long, default_value_t = 1.5)]
+        max_depth_ratio: f64,
+        /// Target: p50 of every point, in milliseconds.
+        #[arg(long, default_value_t = 5.0)]
+        max_p50_ms: f64,
+        /// Target: p50 cost of adding totalCount, in milliseconds.
+        #[arg(long, default_value_t = 1.0)]
+        max_total_count_ms: f64,
+        /// Also write the report as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// Print the GraphQL schema (SDL); `schema.graphql` is its committed output.
     ExportSchema {
         /// Write to this file instead of standard output.
@@ -132,6 +159,42 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> Result<()> {
             let report = crate::seed::seed(&db, &options).await?;
             println!("{report}");
             Ok(())
+        }
+        Command::PerfTest {
+            domains,
+            requests,
+            warmup,
+            max_depth_ratio,
+            max_p50_ms,
+            max_total_count_ms,
+            json,
+        } => {
+            let options = crate::perf::PerfOptions {
+                domains,
+                requests,
+                warmup,
+                max_depth_ratio,
+                max_p50_ms,
+                max_total_count_cost_ms: max_total_count_ms,
+            };
+            let report = crate::perf::run(settings, &options).await?;
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
+                std::fs::write(&path, text)
+                    .map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))?;
+            }
+            if report.failures.is_empty() {
+                println!("perf-test: all targets met ({} points)", report.points.len());
+                Ok(())
+            } else {
+                for failure in &report.failures {
+                    println!("MISSED: {failure}");
+                }
+                Err(Error::Internal(format!(
+                    "{} perf-test target(s) missed",
+                    report.failures.len()
+                )))
+            }
         }
         Command::ExportSchema { .. } => Ok(()),
     }

@@ -3,6 +3,7 @@
 //! and the condition that keeps every query inside one campaign.
 
 use async_graphql::{Enum, InputObject, MaybeUndefined};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveEnum, ColumnTrait, Condition};
 
 use crate::db::totals;
@@ -179,6 +180,10 @@ impl DnsValidationResultFilter {
     }
 }
 
+/// `business_status` as the indexes hold it; the literal must match the index expression
+/// exactly (a bound parameter would not).
+const BUSINESS_STATUS_KEY: &str = "COALESCE(business_status, '')";
+
 /// The DNS results of `campaign` (empty unless it is a DNS-validation campaign).
 pub fn dns_validation_results(
     campaign: &campaign::Model,
@@ -191,9 +196,10 @@ pub fn dns_validation_results(
     let condition = Condition::all()
         .add(Column::DnsCampaignId.eq(campaign.id))
         .add_option(filter.validation_status.map(|v| Column::ValidationStatus.eq(v)))
-        .add_option(business.map(|b| match b {
-            Some(b) => Column::BusinessStatus.eq(b),
-            None => Column::BusinessStatus.is_null(),
+        .add_option(business.map(|b| {
+            // Same expression as the indexes (see the index migration): equality, so the
+            // filtered index also provides the ORDER BY; '' stands for NULL.
+            Expr::cust(BUSINESS_STATUS_KEY).eq(b.map_or_else(String::new, |b| b.to_value()))
         }));
     ConnectionRequest {
         connection: connection_codes::DNS_VALIDATION_RESULTS,

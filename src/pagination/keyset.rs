@@ -110,14 +110,29 @@ impl<E: EntityTrait> KeysetQuery<E> {
     }
 
     /// EXISTS(a row of the connection on `side` of `cursor`): the exact neighbour probe.
+    ///
+    /// Ordered from the cursor outwards, so the planner walks the connection's index from the
+    /// cursor and stops at the first row; without the ORDER BY, PostgreSQL's generic plan may
+    /// pick a sequential scan "because a third of the rows match".
     fn probe(&self, cursor: &Cursor, side: Side, backend: DbBackend) -> Expr {
+        let ascending = self.scope.direction == Direction::Asc;
+        let towards_end = matches!(side, Side::After | Side::AtOrAfter);
+        let order = if towards_end == ascending {
+            Order::Asc
+        } else {
+            Order::Desc
+        };
         let mut probe = Query::select();
         probe
             .expr(Expr::val(1))
             .from(E::default())
             .cond_where(self.condition.clone())
             .and_where(self.compare(cursor, side, backend))
-            .limit(1);
+            .order_by(self.sort_column, order.clone());
+        if let Some(id_column) = self.id_column {
+            probe.order_by(id_column, order);
+        }
+        probe.limit(1);
         Expr::exists(probe)
     }
 }

@@ -17,3 +17,15 @@ pub async fn seed(_db: &DatabaseConnection, _o: &SeedOptions) -> Result<SeedRepo
 pub async fn load_demo_if_empty(_db: &DatabaseConnection) -> Result<bool, DbErr> {
     Ok(false)
 }
+pub struct ChainIds {
+    pub generation: uuid::Uuid,
+    pub dns: uuid::Uuid,
+    pub http: uuid::Uuid,
+}
+pub fn chain_ids(_c: u32, _d: u64) -> ChainIds {
+    ChainIds {
+        generation: uuid::Uuid::nil(),
+        dns: uuid::Uuid::nil(),
+        http: uuid::Uuid::nil(),
+    }
+}

@@ -280,7 +280,7 @@ db_test!(
         for field in [DnsValidationResultOrderField::CreatedAt, DnsValidationResultOrderField::DomainName] {
             for direction in directions {
                 for validation_status in [None, Some(ValidationStatus::Valid)] {
-                    for business_status in business.clone() {
+                    for business_status in business {
                         let filter = DnsValidationResultFilter { validation_status, business_status };
                         let label = format!("dnsValidationResults {field:?} {direction:?} {filter:?}");
                         assert_plan(&db, "dns_validation_results", &label, || {

@@ -588,15 +588,3 @@ mod tests {
         );
     }
 }
-pub struct ChainIds {
-    pub generation: uuid::Uuid,
-    pub dns: uuid::Uuid,
-    pub http: uuid::Uuid,
-}
-pub fn chain_ids(_c: u32, _d: u64) -> ChainIds {
-    ChainIds {
-        generation: uuid::Uuid::nil(),
-        dns: uuid::Uuid::nil(),
-        http: uuid::Uuid::nil(),
-    }
-}

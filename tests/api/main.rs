@@ -10,3 +10,4 @@ mod health;
 mod migrations;
 mod pagination;
 mod schema;
+mod seed;

@@ -8,12 +8,14 @@
 //! [`alerts::evaluate`] and [`recommendations::recommend`].
 
 pub mod histogram;
+pub mod limiter;
 pub mod memory;
 mod names;
 pub mod pool;
 pub mod queries;
 
 pub use histogram::{HistogramSnapshot, LatencyHistogram};
+pub use limiter::{AdaptiveGate, AdaptiveLimit, GateClosed, GatePermit, LimitChange, LimiterConfig, LimiterSnapshot};
 pub use memory::{GrowthFigure, MemoryReading, MemorySnapshot, MemoryTracker, MemoryTrackerConfig, read_memory};
 pub use pool::{DEFAULT_LEAK_BOUND, HeldConnection, LongHeld, PoolSnapshot, PoolStats};
 pub use queries::{QueryRecorder, QueryTypeSnapshot, RecordOutcome, delta_all, merged_latency};

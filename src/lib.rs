@@ -8,6 +8,7 @@ pub mod entity;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod pagination;
 pub mod perf;
 pub mod seed;

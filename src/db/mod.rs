@@ -1,0 +1,3 @@
+//! Database access shared by the GraphQL resolvers.
+
+pub mod counts;

@@ -14,6 +14,7 @@ mod m20261127_000003_create_dns_validation_results;
 mod m20261127_000004_create_http_keyword_results;
 mod m20261127_000005_create_metrics_tables;
 mod m20261127_000006_create_indexes;
+mod m20261127_000007_create_row_counts;
 
 pub use m20261127_000006_create_indexes::{INDEXES, IndexSpec};
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_create_metrics_tables::Migration),
         ];
         migrations.extend(m20261127_000006_create_indexes::migrations());
+        migrations.push(Box::new(m20261127_000007_create_row_counts::Migration));
         migrations
     }
 }

@@ -2,6 +2,7 @@
 //! backoff while it is not up yet, and migrating under an advisory lock so that replicas
 //! starting together never run the same migration twice.
 
+pub mod counts;
 pub mod totals;
 
 use std::str::FromStr;

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod config;
+mod counts;
 mod explain;
 mod graphql;
 mod health;

@@ -1,0 +1,189 @@
+//! Exact row totals for `totalCount` and the per-status breakdowns, read from the counts tables
+//! the database maintains itself (migration `m20261127_000007_create_row_counts`).
+//!
+//! Each function is one parameterised statement over at most a few dozen counter rows (one per
+//! combination of filterable values: of one campaign, found through the counts table's primary
+//! key whose leading column is the campaign; or, for the campaigns list, of all campaigns). So a
+//! total costs the same for a campaign of ten rows and one of two million, and stays exact for
+//! rows written by other programs.
+//!
+//! The `*_total_query` builders return the same statements unexecuted, so a connection can
+//! embed its total as a scalar subquery of its page statement (one round trip per page).
+
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::{ActiveEnum, ConnectionTrait, DbErr, QueryResult};
+use uuid::Uuid;
+
+use crate::entity::{BusinessStatus, CampaignStatus, CampaignType, ValidationStatus};
+
+/// How a NULL `business_status` is stored in `dns_validation_result_counts`: its primary key
+/// cannot hold NULL, and `''` is outside the value set the result table's CHECK allows.
+const NULL_BUSINESS_STATUS: &str = "";
+
+/// Total number of campaigns, optionally only those of one type and/or one status.
+#[tracing::instrument(level = "debug", skip(db))]
+pub async fn campaigns_total(
+    db: &impl ConnectionTrait,
+    campaign_type: Option<CampaignType>,
+    status: Option<CampaignStatus>,
+) -> Result<i64, DbErr> {
+    total(db, &campaigns_total_query(campaign_type, status)).await
+}
+
+/// The statement behind [`campaigns_total`]: one BIGINT column, one row.
+pub fn campaigns_total_query(campaign_type: Option<CampaignType>, status: Option<CampaignStatus>) -> SelectStatement {
+    let mut stmt = sum_of_row_counts("campaign_counts");
+    if let Some(campaign_type) = campaign_type {
+        stmt.and_where(Expr::col("campaign_type").eq(campaign_type.to_value()));
+    }
+    if let Some(status) = status {
+        stmt.and_where(Expr::col("status").eq(status.to_value()));
+    }
+    stmt
+}
+
+/// Number of domains a generation campaign produced.
+#[tracing::instrument(level = "debug", skip(db))]
+pub async fn generated_domains_total(db: &impl ConnectionTrait, campaign_id: Uuid) -> Result<i64, DbErr> {
+    total(db, &generated_domains_total_query(campaign_id)).await
+}
+
+/// The statement behind [`generated_domains_total`]: one BIGINT column, one row.
+pub fn generated_domains_total_query(campaign_id: Uuid) -> SelectStatement {
+    let mut stmt = sum_of_row_counts("generated_domain_counts");
+    stmt.and_where(Expr::col("domain_generation_campaign_id").eq(campaign_id));
+    stmt
+}
+
+/// Number of DNS results of a campaign matching the filter. `business_status`: `None` means no
+/// filter, `Some(None)` only results not classified yet (NULL), as in the GraphQL filter.
+#[tracing::instrument(level = "debug", skip(db))]
+pub async fn dns_results_total(
+    db: &impl ConnectionTrait,
+    campaign_id: Uuid,
+    validation_status: Option<ValidationStatus>,
+    business_status: Option<Option<BusinessStatus>>,
+) -> Result<i64, DbErr> {
+    total(
+        db,
+        &dns_results_total_query(campaign_id, validation_status, business_status),
+    )
+    .await
+}
+
+/// The statement behind [`dns_results_total`]: one BIGINT column, one row.
+pub fn dns_results_total_query(
+    campaign_id: Uuid,
+    validation_status: Option<ValidationStatus>,
+    business_status: Option<Option<BusinessStatus>>,
+) -> SelectStatement {
+    let mut stmt = sum_of_row_counts("dns_validation_result_counts");
+    stmt.and_where(Expr::col("dns_campaign_id").eq(campaign_id));
+    if let Some(validation_status) = validation_status {
+        stmt.and_where(Expr::col("validation_status").eq(validation_status.to_value()));
+    }
+    if let Some(business_status) = business_status {
+        let stored = business_status.map_or_else(|| NULL_BUSINESS_STATUS.to_owned(), |b| b.to_value());
+        stmt.and_where(Expr::col("business_status").eq(stored));
+    }
+    stmt
+}
+
+/// Number of HTTP keyword results of a campaign, optionally only those of one status.
+#[tracing::instrument(level = "debug", skip(db))]
+pub async fn http_results_total(
+    db: &impl ConnectionTrait,
+    campaign_id: Uuid,
+    validation_status: Option<ValidationStatus>,
+) -> Result<i64, DbErr> {
+    total(db, &http_results_total_query(campaign_id, validation_status)).await
+}
+
+/// The statement behind [`http_results_total`]: one BIGINT column, one row.
+pub fn http_results_total_query(campaign_id: Uuid, validation_status: Option<ValidationStatus>) -> SelectStatement {
+    let mut stmt = sum_of_row_counts("http_keyword_result_counts");
+    stmt.and_where(Expr::col("http_keyword_campaign_id").eq(campaign_id));
+    if let Some(validation_status) = validation_status {
+        stmt.and_where(Expr::col("validation_status").eq(validation_status.to_value()));
+    }
+    stmt
+}
+
+/// How many DNS results of a campaign have each (validation status, business status), for the
+/// counts a results page shows beside its filters. Only combinations that occur are listed,
+/// in declaration order of the enums, unclassified (NULL) business status last.
+#[tracing::instrument(level = "debug", skip(db))]
+pub async fn dns_status_breakdown(
+    db: &impl ConnectionTrait,
+    campaign_id: Uuid,
+) -> Result<Vec<(ValidationStatus, Option<BusinessStatus>, i64)>, DbErr> {
+    let stmt = Query::select()
+        .columns(["validation_status", "business_status", "row_count"])
+        .from("dns_validation_result_counts")
+        .and_where(Expr::col("dns_campaign_id").eq(campaign_id))
+        .to_owned();
+    let mut breakdown = db
+        .query_all(&stmt)
+        .await?
+        .iter()
+        .map(|row| {
+            let business_status: String = row.try_get("", "business_status")?;
+            let business_status = if business_status == NULL_BUSINESS_STATUS {
+                None
+            } else {
+                Some(BusinessStatus::try_from_value(&business_status)?)
+            };
+            Ok((validation_status(row)?, business_status, row.try_get("", "row_count")?))
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    breakdown.sort_by_key(|(v, b, _)| (position(v), b.as_ref().map_or(usize::MAX, position)));
+    Ok(breakdown)
+}
+
+/// How many HTTP keyword results of a campaign have each validation status; only statuses that
+/// occur, in declaration order.
+#[tracing::instrument(level = "debug", skip(db))]
+pub async fn http_status_breakdown(
+    db: &impl ConnectionTrait,
+    campaign_id: Uuid,
+) -> Result<Vec<(ValidationStatus, i64)>, DbErr> {
+    let stmt = Query::select()
+        .columns(["validation_status", "row_count"])
+        .from("http_keyword_result_counts")
+        .and_where(Expr::col("http_keyword_campaign_id").eq(campaign_id))
+        .to_owned();
+    let mut breakdown = db
+        .query_all(&stmt)
+        .await?
+        .iter()
+        .map(|row| Ok((validation_status(row)?, row.try_get("", "row_count")?)))
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    breakdown.sort_by_key(|(v, _)| position(v));
+    Ok(breakdown)
+}
+
+/// `SELECT SUM(row_count)` as a BIGINT on both backends (PostgreSQL's SUM(bigint) is NUMERIC),
+/// 0 when no counter row matches.
+fn sum_of_row_counts(table: &'static str) -> SelectStatement {
+    Query::select()
+        .expr(Expr::cust("CAST(COALESCE(SUM(row_count), 0) AS BIGINT)"))
+        .from(table)
+        .to_owned()
+}
+
+async fn total(db: &impl ConnectionTrait, stmt: &SelectStatement) -> Result<i64, DbErr> {
+    // An aggregate without GROUP BY always yields exactly one row.
+    db.query_one(stmt)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("SUM over a counts table returned no row".to_owned()))?
+        .try_get_by_index(0)
+}
+
+fn validation_status(row: &QueryResult) -> Result<ValidationStatus, DbErr> {
+    ValidationStatus::try_from_value(&row.try_get::<String>("", "validation_status")?)
+}
+
+/// Index of a value in its enum's declaration order, the order a page lists statuses in.
+fn position<E: ActiveEnum + PartialEq>(value: &E) -> usize {
+    E::iter().position(|e| &e == value).unwrap_or(usize::MAX)
+}

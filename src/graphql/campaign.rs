@@ -1,14 +1,17 @@
 //! `Campaign` and the root fields that find campaigns: `campaign`, `campaignByDatabaseId`,
 //! `campaigns` (a keyset connection ordered by CREATED_AT or NAME, filtered by type and status).
 
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition};
 use uuid::Uuid;
 
-use crate::db::totals;
+use crate::db::{counts, totals};
 use crate::entity::campaign::{self, Column};
-use crate::entity::{CampaignStatus, CampaignType, dns_validation_result, generated_domain, http_keyword_result};
+use crate::entity::{
+    BusinessStatus, CampaignStatus, CampaignType, ValidationStatus, dns_validation_result, generated_domain,
+    http_keyword_result,
+};
 use crate::error::{ApiResult, Error};
 use crate::pagination::cursor::filter_hash;
 use crate::pagination::{Direction, PageArgs, Position, RowId, SortKind, SortValue};
@@ -128,6 +131,41 @@ impl Campaign {
             .load_one(CampaignKey(source))
             .await?
             .map(Campaign))
+    }
+
+    /// Rows of this DNS campaign per (validationStatus, businessStatus), from the maintained
+    /// counts: what a results page shows beside its filters. Empty for other campaign types.
+    async fn dns_status_counts(&self, ctx: &Context<'_>) -> ApiResult<Vec<DnsStatusCount>> {
+        if self.0.campaign_type != CampaignType::DnsValidation {
+            return Ok(Vec::new());
+        }
+        let db = &ApiContext::get(ctx)?.db;
+        Ok(counts::dns_status_breakdown(db, self.0.id)
+            .await?
+            .into_iter()
+            .map(|(validation_status, business_status, count)| DnsStatusCount {
+                validation_status,
+                business_status,
+                count,
+            })
+            .collect())
+    }
+
+    /// Rows of this HTTP campaign per validationStatus, from the maintained counts. Empty for
+    /// other campaign types.
+    async fn http_status_counts(&self, ctx: &Context<'_>) -> ApiResult<Vec<HttpStatusCount>> {
+        if self.0.campaign_type != CampaignType::HttpKeywordValidation {
+            return Ok(Vec::new());
+        }
+        let db = &ApiContext::get(ctx)?.db;
+        Ok(counts::http_status_breakdown(db, self.0.id)
+            .await?
+            .into_iter()
+            .map(|(validation_status, count)| HttpStatusCount {
+                validation_status,
+                count,
+            })
+            .collect())
     }
 
     /// The domains this campaign generated (empty unless it is a domain-generation campaign).
@@ -303,6 +341,26 @@ impl Campaign {
                 node: HttpKeywordResult(model),
             }))
     }
+}
+
+/// How many DNS results of a campaign have one combination of statuses.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct DnsStatusCount {
+    /// The validation status.
+    pub validation_status: ValidationStatus,
+    /// The business status; null for results not classified.
+    pub business_status: Option<BusinessStatus>,
+    /// Number of results with exactly these statuses.
+    pub count: i64,
+}
+
+/// How many HTTP results of a campaign have one validation status.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct HttpStatusCount {
+    /// The validation status.
+    pub validation_status: ValidationStatus,
+    /// Number of results with this status.
+    pub count: i64,
 }
 
 /// Fields campaigns can be ordered by.

@@ -105,3 +105,54 @@ db_test!(
         app.stop().await;
     }
 );
+
+db_test!(
+    async fn status_counts_match_the_rows(db) {
+        let options = domainflow::seed::SeedOptions {
+            campaigns: 1,
+            domains: 400,
+            progress: false,
+        };
+        domainflow::seed::seed(&db.db, &options).await.expect("seed");
+        let ids = domainflow::seed::chain_ids(0, 400);
+        let app = db.spawn_app().await;
+        let r = app
+            .graphql(
+                "query($d: UUID!, $h: UUID!) {
+                   dns: campaignByDatabaseId(databaseId: $d) { dnsStatusCounts { validationStatus businessStatus count }
+                        dnsValidationResults(first: 0) { totalCount } httpStatusCounts { count } }
+                   http: campaignByDatabaseId(databaseId: $h) { httpStatusCounts { validationStatus count }
+                        httpKeywordResults(first: 0) { totalCount } }
+                 }",
+                json!({ "d": ids.dns, "h": ids.http }),
+            )
+            .await;
+        let dns = &r["data"]["dns"];
+        let counts = dns["dnsStatusCounts"].as_array().cloned().unwrap_or_default();
+        assert!(counts.len() > 2, "{r}");
+        let sum: i64 = counts.iter().map(|c| c["count"].as_i64().unwrap_or(0)).sum();
+        assert_eq!(json!(sum), dns["dnsValidationResults"]["totalCount"]);
+        assert_eq!(dns["httpStatusCounts"], json!([]), "not an HTTP campaign");
+        for c in &counts {
+            let vs = c["validationStatus"].as_str().unwrap_or_default().to_lowercase();
+            let bs = match c["businessStatus"].as_str() {
+                Some(b) => format!("= '{}'", b.to_lowercase()),
+                None => "IS NULL".to_owned(),
+            };
+            let truth = db
+                .scalar(&format!(
+                    "SELECT count(*) FROM dns_validation_results WHERE validation_status = '{vs}' AND business_status {bs}"
+                ))
+                .await;
+            assert_eq!(c["count"], truth, "{c}");
+        }
+        let http = &r["data"]["http"];
+        let sum: i64 = http["httpStatusCounts"]
+            .as_array()
+            .map(|a| a.iter().map(|c| c["count"].as_i64().unwrap_or(0)).sum())
+            .unwrap_or(0);
+        assert_eq!(json!(sum), http["httpKeywordResults"]["totalCount"]);
+        assert_eq!(json!(db.scalar("SELECT count(*) FROM http_keyword_results").await), http["httpKeywordResults"]["totalCount"]);
+        app.stop().await;
+    }
+);

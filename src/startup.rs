@@ -32,6 +32,7 @@ impl Application {
             .port();
         tracing::info!(database = %settings.database.display_url(), "connecting to the database");
         let db = crate::db::connect(&settings).await?;
+        crate::db::spawn_idle_reaper(db.clone(), settings.db_max_idle_conns);
         if settings.auto_migrate {
             crate::db::migrate(&db, &settings).await?;
         }

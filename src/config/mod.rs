@@ -109,13 +109,13 @@ pub struct Settings {
     /// Upper bound on open connections (sqlx `max_connections`). `DB_MAX_OPEN_CONNS`,
     /// JSON `database.maxOpenConnections`. Default 100, the original system's tuned value.
     pub db_max_open_conns: u32,
-    /// Connections kept open while idle (sqlx `min_connections`, capped at the maximum).
-    /// `DB_MAX_IDLE_CONNS`, JSON `database.maxIdleConnections`. Default 50.
+    /// Most connections kept open while idle; more are closed by the idle reaper (sqlx has no
+    /// such cap). `DB_MAX_IDLE_CONNS`, JSON `database.maxIdleConnections`. Default 50.
     pub db_max_idle_conns: u32,
     /// A connection is closed and replaced after this long (sqlx `max_lifetime`).
     /// `DB_CONN_MAX_LIFETIME_MINUTES`, JSON `database.connectionMaxLifetime` ("30m"). Default 30 min.
     pub db_conn_max_lifetime: Duration,
-    /// An idle connection above the idle floor is closed after this long (sqlx `idle_timeout`).
+    /// An idle connection is closed after this long (sqlx `idle_timeout`).
     /// `DB_CONN_MAX_IDLE_TIME_MINUTES`, JSON `database.connectionMaxIdleTime` ("15m"). Default 15 min.
     pub db_conn_max_idle_time: Duration,
     /// How long a request waits for a pooled connection before failing.
@@ -260,11 +260,6 @@ impl Settings {
             return Err(ConfigError::invalid("MAX_PAGE_SIZE", "0", "must be at least 1"));
         }
         Ok(())
-    }
-
-    /// Connections kept open while idle: DB_MAX_IDLE_CONNS capped at DB_MAX_OPEN_CONNS.
-    pub fn pool_min_connections(&self) -> u32 {
-        self.db_max_idle_conns.min(self.db_max_open_conns)
     }
 }
 

@@ -66,7 +66,6 @@ async fn connect_once(settings: &Settings) -> Result<DatabaseConnection, Connect
                 .log_statements(tracing::log::LevelFilter::Trace);
             let pool = PgPoolOptions::new()
                 .max_connections(settings.db_max_open_conns)
-                .min_connections(settings.pool_min_connections())
                 .max_lifetime(Some(settings.db_conn_max_lifetime).filter(|d| !d.is_zero()))
                 .idle_timeout(Some(settings.db_conn_max_idle_time).filter(|d| !d.is_zero()))
                 .acquire_timeout(settings.db_acquire_timeout)
@@ -95,7 +94,6 @@ async fn sqlite_pool(settings: &Settings, options: SqliteConnectOptions) -> Resu
         .log_statements(tracing::log::LevelFilter::Trace);
     let pool = SqlitePoolOptions::new()
         .max_connections(settings.db_max_open_conns)
-        .min_connections(settings.pool_min_connections())
         .max_lifetime(Some(settings.db_conn_max_lifetime).filter(|d| !d.is_zero()))
         .idle_timeout(Some(settings.db_conn_max_idle_time).filter(|d| !d.is_zero()))
         .acquire_timeout(settings.db_acquire_timeout)
@@ -103,6 +101,41 @@ async fn sqlite_pool(settings: &Settings, options: SqliteConnectOptions) -> Resu
         .await
         .map_err(ConnectError::Retry)?;
     Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+/// Go's `MaxIdleConns` for sqlx, which has no cap on idle connections: every few seconds
+/// close idle connections above `max_idle` (taking only idle ones, never waiting, so demand
+/// is never delayed). Together with `idle_timeout` this keeps what the original kept.
+pub fn spawn_idle_reaper(db: DatabaseConnection, max_idle: u32) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let closed = match backend(&db) {
+                DbBackend::Postgres => reap(db.get_postgres_connection_pool(), max_idle).await,
+                DbBackend::Sqlite => reap(db.get_sqlite_connection_pool(), max_idle).await,
+                _ => 0,
+            };
+            if closed > 0 {
+                tracing::debug!(closed, max_idle, "closed idle connections above DB_MAX_IDLE_CONNS");
+            }
+        }
+    })
+}
+
+async fn reap<DB: sqlx::Database>(pool: &sqlx::Pool<DB>, max_idle: u32) -> u32 {
+    let mut closed = 0;
+    while pool.num_idle() > max_idle as usize {
+        match pool.try_acquire() {
+            Some(conn) => {
+                let _ = conn.close().await;
+                closed += 1;
+            }
+            None => break,
+        }
+    }
+    closed
 }
 
 /// Applies pending migrations. On PostgreSQL a session-level advisory lock, held on a

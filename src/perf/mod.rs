@@ -193,7 +193,10 @@ async fn measure(client: &Client, query: &str, variables: &Value, opts: &PerfOpt
 
 /// Runs the depth benchmark; seeds the data first when it is missing.
 pub async fn run(mut settings: Settings, opts: &PerfOptions) -> Result<Report> {
-    let db = crate::db::connect(&settings).await?;
+    // Setup queries need a few connections, not the server's pool.
+    let mut setup = settings.clone();
+    setup.db_max_open_conns = 4;
+    let db = crate::db::connect(&setup).await?;
     crate::db::migrate(&db, &settings).await?;
     eprintln!(
         "perf-test: making sure the {}-domain chain is loaded (seeding resumes if needed)",

@@ -174,6 +174,21 @@ impl Drop for MigrationLock {
     }
 }
 
+/// Connections the pool has open and how many of them are idle, as the pool reports them.
+pub fn pool_open_idle(db: &DatabaseConnection) -> (u32, u32) {
+    match backend(db) {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle() as u32)
+        }
+        DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle() as u32)
+        }
+        _ => (0, 0),
+    }
+}
+
 /// Whether the database answers a query that reads it (the migrations table) right now,
 /// for /readyz. `SELECT 1` alone would succeed on SQLite without touching the file.
 pub async fn ping(db: &DatabaseConnection) -> bool {

@@ -41,13 +41,22 @@ impl Application {
         {
             tracing::info!("loaded the demo dataset into the empty embedded database");
         }
+        let metrics = crate::metrics::Metrics::new(settings.metrics_config());
+        let monitor = crate::graphql::metrics::MonitorContext {
+            server_max_connections: crate::db::check_server_capacity(&db, &settings).await,
+        };
+        let observer =
+            crate::db::Observer::new(metrics.clone(), settings.log_slow_queries, settings.db_acquire_timeout);
         let schema = build_schema(
             db.clone(),
+            observer,
+            monitor,
             Limits {
                 max_page_size: settings.max_page_size,
             },
         );
         let state = AppState {
+            metrics,
             db,
             schema,
             settings: Arc::new(settings),

@@ -14,6 +14,24 @@ pub(super) struct FileConfig {
     pub database: DatabaseSection,
     pub graphql: GraphqlSection,
     pub log: LogSection,
+    pub metrics: MetricsSection,
+    pub alerts: AlertsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct MetricsSection {
+    pub sample_interval: Option<String>,
+    pub retention: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct AlertsSection {
+    pub slow_query_mean_ms: Option<f64>,
+    pub pool_utilization_percent: Option<f64>,
+    pub memory_growth_percent: Option<f64>,
+    pub memory_growth_window: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +69,8 @@ pub(super) struct PerformanceMonitoring {
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct ConnectionMonitoring {
     pub enabled: Option<bool>,
+    pub leak_threshold: Option<String>,
+    pub adaptive_limit: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -139,6 +139,22 @@ pub struct Settings {
     /// Record connection-pool statistics. `ENABLE_CONNECTION_MONITORING`,
     /// JSON `database.connectionMonitoring.enabled`. Default true.
     pub enable_connection_monitoring: bool,
+    /// A connection held longer than this is reported as a leak (log + metrics).
+    /// `DB_CONN_LEAK_THRESHOLD_SECONDS`, JSON `database.connectionMonitoring.leakThreshold`. Default 30 s.
+    pub db_conn_leak_threshold: Duration,
+    /// Adapt the limit on concurrent database work inside DB_MAX_OPEN_CONNS to latency (AIMD).
+    /// `DB_ADAPTIVE_LIMIT`, JSON `database.connectionMonitoring.adaptiveLimit`. Default false.
+    pub db_adaptive_limit: bool,
+    /// How often the sampler persists metrics. `METRICS_SAMPLE_INTERVAL_SECONDS`,
+    /// JSON `metrics.sampleInterval`. Default 60 s.
+    pub metrics_sample_interval: Duration,
+    /// How long persisted metrics are kept. `METRICS_RETENTION_DAYS`, JSON `metrics.retention`
+    /// (e.g. "168h"). Default 7 days.
+    pub metrics_retention: Duration,
+    /// Alert thresholds (the original's defaults). `ALERT_SLOW_QUERY_MEAN_MS`,
+    /// `ALERT_POOL_UTILIZATION_PERCENT`, `ALERT_MEMORY_GROWTH_PERCENT`,
+    /// `ALERT_MEMORY_GROWTH_WINDOW_MINUTES`; JSON `alerts.*`.
+    pub alerts: crate::metrics::AlertThresholds,
     /// Largest `first`/`last` a connection accepts. `MAX_PAGE_SIZE`, JSON `graphql.maxPageSize`.
     /// Default 1000.
     pub max_page_size: u32,
@@ -225,6 +241,53 @@ impl Settings {
                 db.connection_monitoring.enabled,
                 true,
             )?,
+            db_conn_leak_threshold: source.seconds(
+                "DB_CONN_LEAK_THRESHOLD_SECONDS",
+                "database.connectionMonitoring.leakThreshold",
+                db.connection_monitoring.leak_threshold.as_deref(),
+                30,
+            )?,
+            db_adaptive_limit: source.parse_bool(
+                "DB_ADAPTIVE_LIMIT",
+                db.connection_monitoring.adaptive_limit,
+                false,
+            )?,
+            metrics_sample_interval: source.seconds(
+                "METRICS_SAMPLE_INTERVAL_SECONDS",
+                "metrics.sampleInterval",
+                json.metrics.sample_interval.as_deref(),
+                60,
+            )?,
+            metrics_retention: source.duration(
+                "METRICS_RETENTION_DAYS",
+                86_400,
+                "metrics.retention",
+                json.metrics.retention.as_deref(),
+                7,
+            )?,
+            alerts: crate::metrics::AlertThresholds {
+                slow_query_mean_ms: source.parse_f64(
+                    "ALERT_SLOW_QUERY_MEAN_MS",
+                    json.alerts.slow_query_mean_ms,
+                    100.0,
+                )?,
+                pool_utilization_percent: source.parse_f64(
+                    "ALERT_POOL_UTILIZATION_PERCENT",
+                    json.alerts.pool_utilization_percent,
+                    85.0,
+                )?,
+                memory_growth_percent: source.parse_f64(
+                    "ALERT_MEMORY_GROWTH_PERCENT",
+                    json.alerts.memory_growth_percent,
+                    10.0,
+                )?,
+                memory_growth_window: source.minutes(
+                    "ALERT_MEMORY_GROWTH_WINDOW_MINUTES",
+                    "alerts.memoryGrowthWindow",
+                    json.alerts.memory_growth_window.as_deref(),
+                    60,
+                )?,
+            },
             max_page_size: source.parse("MAX_PAGE_SIZE", json.graphql.max_page_size, 1000)?,
             graphiql: source.parse_bool("GRAPHIQL_ENABLED", json.graphql.graphiql, true)?,
             log_level: source.string("RUST_LOG", json.log.level.clone(), DEFAULT_LOG_FILTER),
@@ -249,6 +312,18 @@ impl Settings {
         };
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// The metrics configuration these settings describe.
+    pub fn metrics_config(&self) -> crate::metrics::MetricsConfig {
+        let mut config = crate::metrics::MetricsConfig::for_pool(self.db_max_open_conns);
+        config.query_monitoring = self.enable_query_monitoring;
+        config.connection_monitoring = self.enable_connection_monitoring;
+        config.slow_query_threshold = Duration::from_millis(self.performance_log_threshold_ms);
+        config.leak_bound = self.db_conn_leak_threshold;
+        config.limiter = crate::metrics::LimiterConfig::for_pool(self.db_max_open_conns, self.db_adaptive_limit);
+        config.alerts = self.alerts.clone();
+        config
     }
 
     /// Cross-field rules, checked once after loading.
@@ -296,6 +371,23 @@ impl Source<'_> {
                 .map_err(|_| ConfigError::invalid(name, raw, "expected a non-negative whole number")),
             None => Ok(json.unwrap_or(default)),
         }
+    }
+
+    fn parse_f64(&self, name: &str, json: Option<f64>, default: f64) -> Result<f64, ConfigError> {
+        let value = match non_empty(self.env, name) {
+            Some(raw) => raw
+                .parse::<f64>()
+                .map_err(|_| ConfigError::invalid(name, raw, "expected a number"))?,
+            None => json.unwrap_or(default),
+        };
+        if !value.is_finite() || value < 0.0 {
+            return Err(ConfigError::invalid(
+                name,
+                value.to_string(),
+                "expected a non-negative number",
+            ));
+        }
+        Ok(value)
     }
 
     fn parse_bool(&self, name: &str, json: Option<bool>, default: bool) -> Result<bool, ConfigError> {

@@ -3,7 +3,10 @@
 //! starting together never run the same migration twice.
 
 pub mod counts;
+pub mod observe;
 pub mod totals;
+
+pub use observe::Observer;
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -172,6 +175,39 @@ impl Drop for MigrationLock {
             });
         }
     }
+}
+
+/// On PostgreSQL, compares the configured pool with the server's `max_connections` and warns
+/// when this one pool could exhaust it (other replicas and tools need connections too).
+/// Returns the server's `max_connections` when known.
+pub async fn check_server_capacity(db: &DatabaseConnection, settings: &Settings) -> Option<u32> {
+    use sea_orm::ConnectionTrait;
+    if backend(db) != DbBackend::Postgres {
+        return None;
+    }
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_setting('max_connections')::int4 - current_setting('superuser_reserved_connections')::int4",
+        ))
+        .await
+        .ok()??;
+    let available = row.try_get_by_index::<i32>(0).ok()?.max(0) as u32;
+    if settings.db_max_open_conns >= available {
+        tracing::warn!(
+            pool = settings.db_max_open_conns,
+            server_available = available,
+            "DB_MAX_OPEN_CONNS can take every connection PostgreSQL allows (max_connections minus reserved); \
+             lower it or raise max_connections, especially with several replicas"
+        );
+    } else if settings.db_max_open_conns * 2 > available {
+        tracing::warn!(
+            pool = settings.db_max_open_conns,
+            server_available = available,
+            "two replicas with this DB_MAX_OPEN_CONNS would exhaust PostgreSQL's max_connections"
+        );
+    }
+    Some(available)
 }
 
 /// Connections the pool has open and how many of them are idle, as the pool reports them.

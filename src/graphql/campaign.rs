@@ -139,8 +139,16 @@ impl Campaign {
         if self.0.campaign_type != CampaignType::DnsValidation {
             return Ok(Vec::new());
         }
-        let db = &ApiContext::get(ctx)?.db;
-        Ok(counts::dns_status_breakdown(db, self.0.id)
+        let api = ApiContext::get(ctx)?;
+        let campaign = self.0.id;
+        Ok(api
+            .observer
+            .run(
+                "dns_validation_results.status_counts",
+                |rows: &Vec<_>| rows.len() as u64,
+                || "SELECT … FROM dns_validation_result_counts WHERE dns_campaign_id = $1".to_owned(),
+                || async { Ok(counts::dns_status_breakdown(&api.db, campaign).await?) },
+            )
             .await?
             .into_iter()
             .map(|(validation_status, business_status, count)| DnsStatusCount {
@@ -157,8 +165,16 @@ impl Campaign {
         if self.0.campaign_type != CampaignType::HttpKeywordValidation {
             return Ok(Vec::new());
         }
-        let db = &ApiContext::get(ctx)?.db;
-        Ok(counts::http_status_breakdown(db, self.0.id)
+        let api = ApiContext::get(ctx)?;
+        let campaign = self.0.id;
+        Ok(api
+            .observer
+            .run(
+                "http_keyword_results.status_counts",
+                |rows: &Vec<_>| rows.len() as u64,
+                || "SELECT … FROM http_keyword_result_counts WHERE http_keyword_campaign_id = $1".to_owned(),
+                || async { Ok(counts::http_status_breakdown(&api.db, campaign).await?) },
+            )
             .await?
             .into_iter()
             .map(|(validation_status, count)| HttpStatusCount {

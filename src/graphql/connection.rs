@@ -4,11 +4,13 @@
 
 use async_graphql::{ComplexObject, Context, SimpleObject};
 use sea_orm::sea_query::Expr;
-use sea_orm::{Condition, EntityTrait, FromQueryResult, QueryFilter};
+use sea_orm::{Condition, EntityTrait, FromQueryResult, QueryFilter, QueryTrait};
 use uuid::Uuid;
 
 use crate::error::{ApiResult, Error};
-use crate::pagination::{Cursor, CursorScope, Direction, KeysetQuery, Page, PageArgs, Position, SortKind, fetch_page};
+use crate::pagination::{
+    Cursor, CursorScope, Direction, KeysetQuery, Page, PageArgs, Position, SortKind, fetch_page, page_statement,
+};
 
 use super::ApiContext;
 
@@ -199,7 +201,18 @@ impl<E: EntityTrait, O: OrderField<E>> ConnectionRequest<E, O> {
                 total_count: Some(0),
             });
         }
-        Ok(fetch_page(&api.db, &self.keyset(), &window).await?)
+        let query = self.keyset();
+        let (query_type, _) = super::connection_codes::query_types(query.scope.connection);
+        let backend = api.db.get_database_backend();
+        api.observer
+            .run(
+                query_type,
+                |page: &Page<E::Model>| page.rows.len() as u64,
+                || super::sql_shape(&page_statement(&query, &window, backend).statement, backend),
+                || fetch_page(&api.db, &query, &window),
+            )
+            .await
+            .map_err(Into::into)
     }
 
     /// The row of the connection matching `lookup` (one index lookup), with its cursor for
@@ -213,10 +226,17 @@ impl<E: EntityTrait, O: OrderField<E>> ConnectionRequest<E, O> {
         }
         let api = ApiContext::get(ctx)?;
         let query = self.keyset();
-        let found = E::find()
-            .filter(query.condition.clone())
-            .filter(lookup)
-            .one(&api.db)
+        let (_, query_type) = super::connection_codes::query_types(query.scope.connection);
+        let select = E::find().filter(query.condition.clone()).filter(lookup);
+        let backend = api.db.get_database_backend();
+        let found = api
+            .observer
+            .run(
+                query_type,
+                |found: &Option<E::Model>| u64::from(found.is_some()),
+                || super::sql_shape(&select.clone().into_query(), backend),
+                || async { Ok(select.clone().one(&api.db).await?) },
+            )
             .await?;
         Ok(found.map(|model| {
             let (value, id) = (query.position)(&model);

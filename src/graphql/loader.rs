@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryTrait};
+
+use super::sql_shape;
+use crate::db::Observer;
 use uuid::Uuid;
 
 use crate::entity::{campaign, dns_validation_result, generated_domain, http_keyword_result};
@@ -16,6 +19,7 @@ use crate::error::ApiError;
 /// Loads rows by primary key in batches. No cache: every request sees current rows.
 pub struct DbLoader {
     db: DatabaseConnection,
+    observer: Observer,
 }
 
 /// The batching loader stored in the schema's data.
@@ -23,8 +27,8 @@ pub type AppLoader = DataLoader<DbLoader>;
 
 impl DbLoader {
     /// A batching loader over `db`.
-    pub fn new_loader(db: DatabaseConnection) -> AppLoader {
-        DataLoader::new(Self { db }, tokio::spawn)
+    pub fn new_loader(db: DatabaseConnection, observer: Observer) -> AppLoader {
+        DataLoader::new(Self { db, observer }, tokio::spawn)
     }
 }
 
@@ -74,9 +78,15 @@ impl Loader<CampaignKey> for DbLoader {
 
     async fn load(&self, keys: &[CampaignKey]) -> Result<HashMap<CampaignKey, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = campaign::Entity::find()
-            .filter(campaign::Column::Id.is_in(ids))
-            .all(&self.db)
+        let select = campaign::Entity::find().filter(campaign::Column::Id.is_in(ids));
+        let rows = self
+            .observer
+            .run(
+                "campaigns.load",
+                |rows: &Vec<campaign::Model>| rows.len() as u64,
+                || sql_shape(&select.clone().into_query(), self.db.get_database_backend()),
+                || async { Ok(select.clone().all(&self.db).await?) },
+            )
             .await?;
         Ok(rows.into_iter().map(|m| (CampaignKey(m.id), m)).collect())
     }
@@ -85,6 +95,8 @@ impl Loader<CampaignKey> for DbLoader {
 /// Loads `keys` of table `E` with one query per distinct campaign.
 async fn load_rows<E, T>(
     db: &DatabaseConnection,
+    observer: &Observer,
+    query_type: &'static str,
     keys: &[RowKey<T>],
     campaign_column: E::Column,
     id_column: E::Column,
@@ -100,10 +112,16 @@ where
     }
     let mut found = HashMap::with_capacity(keys.len());
     for (campaign, ids) in by_campaign {
-        let rows = E::find()
+        let select = E::find()
             .filter(campaign_column.eq(campaign))
-            .filter(id_column.is_in(ids))
-            .all(db)
+            .filter(id_column.is_in(ids));
+        let rows = observer
+            .run(
+                query_type,
+                |rows: &Vec<E::Model>| rows.len() as u64,
+                || sql_shape(&select.clone().into_query(), db.get_database_backend()),
+                || async { Ok(select.clone().all(db).await?) },
+            )
             .await?;
         for row in rows {
             let (campaign, id) = key_of(&row);
@@ -125,6 +143,8 @@ macro_rules! row_loader {
             ) -> Result<HashMap<RowKey<$module::Entity>, Self::Value>, Self::Error> {
                 load_rows::<$module::Entity, $module::Entity>(
                     &self.db,
+                    &self.observer,
+                    concat!(stringify!($module), "s.load"),
                     keys,
                     $module::Column::$campaign_column,
                     $module::Column::Id,

@@ -6,6 +6,7 @@ pub mod campaign_rows;
 pub mod connection;
 mod errors;
 pub mod loader;
+pub mod metrics;
 pub mod node;
 pub mod results;
 
@@ -23,12 +24,36 @@ pub mod connection_codes {
     pub const GENERATED_DOMAINS: u8 = 2;
     pub const DNS_VALIDATION_RESULTS: u8 = 3;
     pub const HTTP_KEYWORD_RESULTS: u8 = 4;
+    pub const QUERY_PERFORMANCE_METRICS: u8 = 5;
+    pub const CONNECTION_POOL_METRICS: u8 = 6;
+
+    /// Query types (for metrics) of a connection's page and find queries.
+    pub fn query_types(connection: u8) -> (&'static str, &'static str) {
+        match connection {
+            CAMPAIGNS => ("campaigns.page", "campaigns.find"),
+            GENERATED_DOMAINS => ("generated_domains.page", "generated_domains.find"),
+            DNS_VALIDATION_RESULTS => ("dns_validation_results.page", "dns_validation_results.find"),
+            HTTP_KEYWORD_RESULTS => ("http_keyword_results.page", "http_keyword_results.find"),
+            QUERY_PERFORMANCE_METRICS => ("query_performance_metrics.page", "query_performance_metrics.find"),
+            CONNECTION_POOL_METRICS => ("connection_pool_metrics.page", "connection_pool_metrics.find"),
+            _ => ("other.page", "other.find"),
+        }
+    }
+}
+
+/// The SQL of a statement with placeholders instead of values: safe to log.
+pub fn sql_shape(statement: &sea_orm::sea_query::SelectStatement, backend: sea_orm::DbBackend) -> String {
+    use sea_orm::sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+    match backend {
+        sea_orm::DbBackend::Sqlite => statement.build(SqliteQueryBuilder).0,
+        _ => statement.build(PostgresQueryBuilder).0,
+    }
 }
 
 /// The query root.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(node::NodeQuery, campaign::CampaignQuery);
+pub struct QueryRoot(node::NodeQuery, campaign::CampaignQuery, metrics::MetricsQuery);
 
 /// The executable schema.
 pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
@@ -43,6 +68,10 @@ pub struct Limits {
 /// What resolvers need, stored once in the schema's data.
 pub struct ApiContext {
     pub db: DatabaseConnection,
+    /// Every database call goes through it (gate, metrics, slow-query log).
+    pub observer: crate::db::Observer,
+    /// What `Query.metrics` needs beyond the recorders.
+    pub monitor: metrics::MonitorContext,
     pub max_page_size: u32,
     /// Batches loads of rows by primary key (links between objects, `node`/`nodes`).
     pub loader: loader::AppLoader,
@@ -56,11 +85,19 @@ impl ApiContext {
     }
 }
 
-/// Builds the schema around an open database connection.
-pub fn build_schema(db: DatabaseConnection, limits: Limits) -> AppSchema {
+/// Builds the schema around an open database connection and the observer its calls go
+/// through.
+pub fn build_schema(
+    db: DatabaseConnection,
+    observer: crate::db::Observer,
+    monitor: metrics::MonitorContext,
+    limits: Limits,
+) -> AppSchema {
     Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
         .data(ApiContext {
-            loader: loader::DbLoader::new_loader(db.clone()),
+            loader: loader::DbLoader::new_loader(db.clone(), observer.clone()),
+            observer,
+            monitor,
             db,
             max_page_size: limits.max_page_size,
         })

@@ -22,6 +22,7 @@ use crate::graphql::AppSchema;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    pub metrics: crate::metrics::Metrics,
     pub schema: AppSchema,
     pub settings: Arc<Settings>,
 }

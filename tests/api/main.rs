@@ -8,6 +8,7 @@ mod counts;
 mod explain;
 mod graphql;
 mod health;
+mod metrics;
 mod migrations;
 mod pagination;
 mod schema;

@@ -1,0 +1,98 @@
+//! Our gate in front of the pool: every database call of the request path goes through
+//! [`Observer::run`], which waits for a permit of the (optionally adaptive) concurrency gate —
+//! where pool waits and acquire timeouts are measured, since sqlx reports only size and idle —
+//! marks the connection as held by a query type (leak detection), times the call, records it
+//! per query type, and logs it once when slow, with a parameter-free SQL shape.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+
+/// Runs database calls through the gate and records them.
+#[derive(Clone, Debug)]
+pub struct Observer {
+    metrics: Metrics,
+    log_slow: bool,
+    acquire_timeout: Duration,
+}
+
+impl Observer {
+    /// An observer recording into `metrics`; `log_slow` is LOG_SLOW_QUERIES, `acquire_timeout`
+    /// DB_ACQUIRE_TIMEOUT_SECONDS (also the longest wait at the gate).
+    pub fn new(metrics: Metrics, log_slow: bool, acquire_timeout: Duration) -> Self {
+        Self {
+            metrics,
+            log_slow,
+            acquire_timeout,
+        }
+    }
+
+    /// The metrics recorded into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Runs `call` as one query of `query_type`. `rows` counts the rows of a result; `shape`
+    /// renders the SQL with placeholders (never values), only when the query was slow.
+    pub async fn run<T, Fut>(
+        &self,
+        query_type: &'static str,
+        rows: impl FnOnce(&T) -> u64,
+        shape: impl FnOnce() -> String,
+        call: impl FnOnce() -> Fut,
+    ) -> Result<T>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
+        let gate_started = Instant::now();
+        let permit = match tokio::time::timeout(self.acquire_timeout, self.metrics.limiter().acquire()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_closed)) => return Err(Error::ServiceUnavailable),
+            Err(_elapsed) => {
+                self.metrics.pool().record_timeout(gate_started.elapsed());
+                tracing::warn!(
+                    query_type,
+                    waited_ms = gate_started.elapsed().as_millis() as u64,
+                    "no database connection free within the acquire timeout"
+                );
+                return Err(Error::ServiceUnavailable);
+            }
+        };
+        let waited = permit.waited();
+        let held = match waited {
+            Some(wait) => self.metrics.pool().acquired_after_wait(query_type, wait),
+            None => self.metrics.pool().acquired(query_type),
+        };
+        let started = Instant::now();
+        let result = call().await;
+        let elapsed = started.elapsed();
+        drop(held);
+        drop(permit);
+
+        let (ok, count) = match &result {
+            Ok(value) => (true, rows(value)),
+            Err(Error::ServiceUnavailable) => {
+                self.metrics.pool().record_connection_error();
+                (false, 0)
+            }
+            Err(_) => (false, 0),
+        };
+        let outcome = self.metrics.queries().record(query_type, elapsed, count, ok);
+        if let Some(change) = self.metrics.limiter().record(elapsed, waited.is_some()) {
+            tracing::info!(from = change.from, to = change.to, reason = %change.reason, "adaptive database concurrency limit changed");
+        }
+        if outcome.slow && self.log_slow {
+            tracing::warn!(
+                query_type,
+                duration_ms = elapsed.as_secs_f64() * 1000.0,
+                rows = count,
+                ok,
+                sql = %shape(),
+                "slow query"
+            );
+        }
+        result
+    }
+}

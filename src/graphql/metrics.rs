@@ -1,0 +1,351 @@
+//! `Query.metrics`: the server's health as the API reports it — connection pool, per query
+//! type latency, memory, the adaptive limit, alerts with the values that decided them,
+//! recommendations with their evidence, and the persisted history as Relay connections.
+
+use std::time::Instant;
+
+use async_graphql::{Context, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::error::ApiResult;
+use crate::metrics::{
+    Alert, AlertInputs, LimiterSnapshot, MemorySnapshot, Metrics, PoolSnapshot, QueryTypeSnapshot, Recommendation,
+    RecommendationInputs, evaluate, recommend,
+};
+
+use super::ApiContext;
+
+/// What `Query.metrics` reads besides the live recorders.
+#[derive(Clone, Default)]
+pub struct MonitorContext {
+    /// PostgreSQL's usable `max_connections` (max minus reserved), read at start-up.
+    pub server_max_connections: Option<u32>,
+}
+
+/// Root field of the metrics.
+#[derive(Default)]
+pub struct MetricsQuery;
+
+#[Object]
+impl MetricsQuery {
+    /// The server's health: pool, queries, memory, alerts, recommendations, history.
+    async fn metrics(&self, ctx: &Context<'_>) -> ApiResult<MetricsReport> {
+        let api = ApiContext::get(ctx)?;
+        Ok(MetricsReport::capture(api.observer.metrics(), api))
+    }
+}
+
+/// A consistent snapshot of every figure, taken when `metrics` is resolved.
+pub struct MetricsReport {
+    metrics: Metrics,
+    pool: PoolSnapshot,
+    queries: Vec<QueryTypeSnapshot>,
+    memory: MemorySnapshot,
+    limiter: LimiterSnapshot,
+    alerts: Vec<Alert>,
+    recommendations: Vec<Recommendation>,
+    interval: Option<(DateTime<Utc>, f64)>,
+}
+
+impl MetricsReport {
+    fn capture(metrics: &Metrics, api: &ApiContext) -> Self {
+        let (open, idle) = crate::db::pool_open_idle(&api.db);
+        let pool = metrics.pool().snapshot(open, idle);
+        let queries = metrics.queries().snapshot();
+        let thresholds = metrics.alert_thresholds().clone();
+        let memory = metrics
+            .memory()
+            .snapshot(thresholds.memory_growth_window, Instant::now());
+        let limiter = metrics.limiter().snapshot();
+        // Alerts judge the last completed sampling interval when there is one (recent
+        // behaviour), otherwise everything since start.
+        let (interval_queries, interval): (Vec<QueryTypeSnapshot>, Option<(DateTime<Utc>, f64)>) =
+            (queries.clone(), None);
+        let alerts = evaluate(
+            &thresholds,
+            &AlertInputs::from_figures(&interval_queries, Some(&pool), memory.growth.as_ref()),
+        );
+        let recommendations = recommend(&RecommendationInputs {
+            observed_for: metrics.uptime(),
+            pool: Some((&pool).into()),
+            server_max_connections: api.monitor.server_max_connections,
+            replicas: None,
+            queries: interval_queries.iter().map(Into::into).collect(),
+            slow_threshold_ms: metrics.queries().slow_threshold().as_secs_f64() * 1000.0,
+            memory_growth: memory.growth.clone(),
+            memory_growth_threshold_percent: thresholds.memory_growth_percent,
+            limiter: Some((&limiter).into()),
+        });
+        Self {
+            metrics: metrics.clone(),
+            pool,
+            queries,
+            memory,
+            limiter,
+            alerts,
+            recommendations,
+            interval,
+        }
+    }
+}
+
+/// Connection-pool figures. "In use" counts connections held through the server's gate.
+#[derive(SimpleObject)]
+pub struct PoolMetrics {
+    /// Whether connection monitoring is on (ENABLE_CONNECTION_MONITORING).
+    pub enabled: bool,
+    /// DB_MAX_OPEN_CONNS.
+    pub configured_max: u32,
+    /// Connections the pool has open.
+    pub open: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// Connections in use right now.
+    pub in_use: u32,
+    /// Most connections in use at once since start.
+    pub peak_in_use: u32,
+    /// inUse / configuredMax × 100.
+    pub utilization_percent: f64,
+    /// Connections handed out since start.
+    pub acquisitions: u64,
+    /// Acquisitions that had to wait for a connection.
+    pub waits: u64,
+    /// Total time spent waiting, in milliseconds.
+    pub wait_total_ms: f64,
+    /// Longest wait, in milliseconds.
+    pub wait_max_ms: f64,
+    /// Acquisitions that gave up after DB_ACQUIRE_TIMEOUT_SECONDS.
+    pub acquire_timeouts: u64,
+    /// Failed connections (database unreachable).
+    pub connection_errors: u64,
+    /// Connections held longer than DB_CONN_LEAK_THRESHOLD_SECONDS, counted once each.
+    pub leaks_detected: u64,
+    /// Connections held longer than the bound right now, with what holds them.
+    pub long_held: Vec<HeldConnectionMetrics>,
+    /// The adaptive concurrency limit (DB_ADAPTIVE_LIMIT).
+    pub adaptive_limit: AdaptiveLimitMetrics,
+}
+
+/// A connection held for a long time.
+#[derive(SimpleObject)]
+pub struct HeldConnectionMetrics {
+    /// The query type or operation holding it.
+    pub operation: String,
+    /// How long it has been held, in seconds.
+    pub held_seconds: f64,
+}
+
+/// The limit on concurrent database work inside DB_MAX_OPEN_CONNS.
+#[derive(SimpleObject)]
+pub struct AdaptiveLimitMetrics {
+    /// Whether the limit adapts (otherwise it stays at the maximum).
+    pub enabled: bool,
+    /// The limit now.
+    pub current: u32,
+    /// Lowest it may go.
+    pub min: u32,
+    /// Highest it may go (DB_MAX_OPEN_CONNS).
+    pub max: u32,
+    /// Latency baseline the rule compares against, in milliseconds.
+    pub baseline_ms: Option<f64>,
+    /// Times it was raised.
+    pub raises: u64,
+    /// Times it was lowered.
+    pub lowers: u64,
+    /// The most recent changes, newest last, with the reason for each.
+    pub recent_changes: Vec<LimitChangeMetrics>,
+}
+
+/// One change of the adaptive limit.
+#[derive(SimpleObject)]
+pub struct LimitChangeMetrics {
+    pub from: u32,
+    pub to: u32,
+    /// Why, with the figures that decided it.
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Figures of one query type since start.
+#[derive(SimpleObject)]
+pub struct QueryTypeMetrics {
+    /// E.g. `generated_domains.page`, `dns_validation_results.find`, `campaigns.load`.
+    pub query_type: String,
+    pub count: u64,
+    pub errors: u64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Queries slower than PERFORMANCE_LOG_THRESHOLD_MS.
+    pub slow_count: u64,
+    /// Rows returned in all.
+    pub rows: u64,
+}
+
+/// Memory of the server process.
+#[derive(SimpleObject)]
+pub struct MemoryMetrics {
+    /// Resident set size now, in bytes (null where /proc is unavailable).
+    pub rss_bytes: Option<u64>,
+    /// Highest RSS since start, in bytes.
+    pub peak_rss_bytes: Option<u64>,
+    /// RSS growth in percent against a sample at least `growthWindowSeconds` old; null until
+    /// the process has run that long.
+    pub growth_percent: Option<f64>,
+    /// The growth window, in seconds.
+    pub growth_window_seconds: f64,
+}
+
+/// One alert, always listed, firing or not.
+#[derive(SimpleObject)]
+pub struct AlertMetrics {
+    /// Stable code, e.g. `slow_queries`.
+    pub code: String,
+    /// The original system's name, e.g. "Slow Database Queries".
+    pub name: String,
+    /// `warning` or `critical`.
+    pub severity: String,
+    pub firing: bool,
+    /// The measured value that decided it (null when not measurable yet).
+    pub value: Option<f64>,
+    pub threshold: f64,
+    pub message: String,
+}
+
+/// Something to change, with the measurements behind it.
+#[derive(SimpleObject)]
+pub struct RecommendationMetrics {
+    pub code: String,
+    pub message: String,
+    /// The figures that led to it.
+    pub evidence: String,
+    /// The setting to change, if any.
+    pub setting: Option<String>,
+}
+
+#[Object]
+impl MetricsReport {
+    /// When the server started.
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.metrics.started_at()
+    }
+
+    /// Seconds since the server started.
+    async fn uptime_seconds(&self) -> f64 {
+        self.metrics.uptime().as_secs_f64()
+    }
+
+    /// End of the last completed sampling interval the alerts judged (null before the first).
+    async fn interval_end(&self) -> Option<DateTime<Utc>> {
+        self.interval.map(|(at, _)| at)
+    }
+
+    /// Connection pool.
+    async fn pool(&self) -> PoolMetrics {
+        let p = &self.pool;
+        let l = &self.limiter;
+        PoolMetrics {
+            enabled: p.enabled,
+            configured_max: p.configured_max,
+            open: p.open,
+            idle: p.idle,
+            in_use: p.in_use,
+            peak_in_use: p.peak_in_use,
+            utilization_percent: p.utilization_percent,
+            acquisitions: p.acquisitions,
+            waits: p.waits(),
+            wait_total_ms: p.wait_total_ms(),
+            wait_max_ms: p.wait_max_ms(),
+            acquire_timeouts: p.acquire_timeouts,
+            connection_errors: p.connection_errors,
+            leaks_detected: p.leaks_detected,
+            long_held: p
+                .long_held
+                .iter()
+                .map(|h| HeldConnectionMetrics {
+                    operation: h.operation.to_owned(),
+                    held_seconds: h.held.as_secs_f64(),
+                })
+                .collect(),
+            adaptive_limit: AdaptiveLimitMetrics {
+                enabled: l.enabled,
+                current: l.current,
+                min: l.min,
+                max: l.max,
+                baseline_ms: l.baseline_ms,
+                raises: l.raises,
+                lowers: l.lowers,
+                recent_changes: l
+                    .recent_changes
+                    .iter()
+                    .map(|c| LimitChangeMetrics {
+                        from: c.from,
+                        to: c.to,
+                        reason: c.reason.clone(),
+                        at: self.metrics.wall_time(c.at),
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// Per query type, since start, sorted by type.
+    async fn queries(&self) -> Vec<QueryTypeMetrics> {
+        self.queries
+            .iter()
+            .map(|q| QueryTypeMetrics {
+                query_type: q.query_type.to_owned(),
+                count: q.count(),
+                errors: q.errors,
+                mean_ms: q.latency.mean_ms(),
+                p50_ms: q.latency.percentile_ms(50.0),
+                p95_ms: q.latency.percentile_ms(95.0),
+                p99_ms: q.latency.percentile_ms(99.0),
+                max_ms: q.latency.max_ms(),
+                slow_count: q.slow,
+                rows: q.rows,
+            })
+            .collect()
+    }
+
+    /// Memory.
+    async fn memory(&self) -> MemoryMetrics {
+        MemoryMetrics {
+            rss_bytes: self.memory.rss_bytes,
+            peak_rss_bytes: self.memory.peak_rss_bytes,
+            growth_percent: self.memory.growth.as_ref().map(|g| g.percent),
+            growth_window_seconds: self.memory.window.as_secs_f64(),
+        }
+    }
+
+    /// Every alert, firing or not, with the value that decided it.
+    async fn alerts(&self) -> Vec<AlertMetrics> {
+        self.alerts
+            .iter()
+            .map(|a| AlertMetrics {
+                code: a.code.to_owned(),
+                name: a.name.to_owned(),
+                severity: a.severity.as_str().to_owned(),
+                firing: a.firing,
+                value: a.value,
+                threshold: a.threshold,
+                message: a.message.clone(),
+            })
+            .collect()
+    }
+
+    /// What to change, derived from the measurements, each with its evidence.
+    async fn recommendations(&self) -> Vec<RecommendationMetrics> {
+        self.recommendations
+            .iter()
+            .map(|r| RecommendationMetrics {
+                code: r.code.to_owned(),
+                message: r.message.clone(),
+                evidence: r.evidence.clone(),
+                setting: r.setting.map(str::to_owned),
+            })
+            .collect()
+    }
+}

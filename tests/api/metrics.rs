@@ -1,0 +1,109 @@
+//! Query.metrics: exact counts per query type after known traffic, slow queries tripping the
+//! alert and yielding a recommendation when thresholds are 0, pool figures that move.
+
+use serde_json::{Value, json};
+
+use crate::helpers::insert_campaign;
+
+const METRICS: &str = "{ metrics {
+    uptimeSeconds startedAt
+    pool { configuredMax open idle inUse peakInUse utilizationPercent acquisitions waits acquireTimeouts connectionErrors leaksDetected
+           adaptiveLimit { enabled current max } }
+    queries { queryType count errors meanMs p50Ms p95Ms p99Ms maxMs slowCount rows }
+    memory { rssBytes peakRssBytes growthPercent growthWindowSeconds }
+    alerts { code name severity firing value threshold message }
+    recommendations { code message evidence setting }
+} }";
+
+fn query_type<'a>(metrics: &'a Value, name: &str) -> &'a Value {
+    metrics["queries"]
+        .as_array()
+        .and_then(|q| q.iter().find(|q| q["queryType"] == name))
+        .unwrap_or(&Value::Null)
+}
+
+db_test!(
+    async fn counts_are_exact_and_thresholds_trip(db) {
+        for i in 0..3 {
+            insert_campaign(&db, &format!("c{i}"), "domain_generation", "completed", 1_767_225_600_000_000 + i).await;
+        }
+        let app = db
+            .spawn_app_with(&[
+                ("PERFORMANCE_LOG_THRESHOLD_MS", "0"),
+                ("ALERT_SLOW_QUERY_MEAN_MS", "0"),
+                ("DB_MAX_OPEN_CONNS", "4"),
+            ])
+            .await;
+        let before = app.graphql(METRICS, json!({})).await;
+        assert!(before.get("errors").is_none(), "{before}");
+        assert_eq!(query_type(&before["data"]["metrics"], "campaigns.page"), &Value::Null);
+
+        for _ in 0..5 {
+            let r = app.graphql("{ campaigns(first: 2) { totalCount nodes { name } } }", json!({})).await;
+            assert!(r.get("errors").is_none(), "{r}");
+        }
+        let r = app
+            .graphql("{ campaigns(first: 1) { nodes { id } } }", json!({}))
+            .await;
+        let id = r["data"]["campaigns"]["nodes"][0]["id"].clone();
+        for _ in 0..2 {
+            app.graphql("query($id: ID!) { node(id: $id) { id } }", json!({ "id": id })).await;
+        }
+
+        let report = app.graphql(METRICS, json!({})).await;
+        let m = &report["data"]["metrics"];
+        let page = query_type(m, "campaigns.page");
+        assert_eq!(page["count"], 6, "{m}");
+        assert_eq!(page["errors"], 0);
+        assert_eq!(page["rows"], 5 * 2 + 1, "rows returned");
+        assert_eq!(page["slowCount"], 6, "threshold 0: every query is slow");
+        let load = query_type(m, "campaigns.load");
+        assert_eq!(load["count"], 2, "{m}");
+        assert_eq!(load["rows"], 2);
+        assert!(page["p50Ms"].as_f64().unwrap_or(-1.0) > 0.0);
+        assert!(page["p99Ms"].as_f64() >= page["p50Ms"].as_f64());
+
+        let pool = &m["pool"];
+        assert_eq!(pool["configuredMax"], 4);
+        assert_eq!(pool["acquisitions"], 8, "every query went through the gate: {pool}");
+        assert_eq!(pool["inUse"], 0, "nothing held after the requests");
+        assert!(pool["peakInUse"].as_u64().unwrap_or(0) >= 1);
+
+        let alerts = m["alerts"].as_array().cloned().unwrap_or_default();
+        assert_eq!(alerts.len(), 3, "every alert is listed: {alerts:?}");
+        let slow = alerts.iter().find(|a| a["code"] == "slow_queries").cloned().unwrap_or_default();
+        assert_eq!(slow["name"], "Slow Database Queries");
+        assert_eq!(slow["severity"], "warning");
+        assert_eq!(slow["firing"], true, "{slow}");
+        assert!(slow["value"].as_f64().unwrap_or(0.0) > 0.0);
+        let memory = alerts.iter().find(|a| a["code"] == "memory_growth").cloned().unwrap_or_default();
+        assert_eq!(memory["name"], "Memory Leak Detection");
+        assert_eq!(memory["firing"], false, "nothing fires in the first hour");
+        assert_eq!(memory["value"], Value::Null);
+
+        let recs = m["recommendations"].as_array().cloned().unwrap_or_default();
+        let slow_rec = recs
+            .iter()
+            .find(|r| r["code"] == "slow_query_type" && r["message"].as_str().unwrap_or("").contains("campaigns.page"));
+        assert!(slow_rec.is_some(), "a recommendation names the slow query type: {recs:?}");
+        assert!(!slow_rec.map(|r| r["evidence"].as_str().unwrap_or("")).unwrap_or("").is_empty());
+
+        if cfg!(target_os = "linux") {
+            assert!(m["memory"]["rssBytes"].as_u64().unwrap_or(0) > 1_000_000, "{}", m["memory"]);
+        }
+        app.stop().await;
+    }
+);
+
+db_test!(
+    async fn defaults_do_not_fire(db) {
+        let app = db.spawn_app().await;
+        app.graphql("{ campaigns { totalCount } }", json!({})).await;
+        let report = app.graphql(METRICS, json!({})).await;
+        let alerts = report["data"]["metrics"]["alerts"].as_array().cloned().unwrap_or_default();
+        assert!(alerts.iter().all(|a| a["firing"] == false), "{alerts:?}");
+        let thresholds: Vec<f64> = alerts.iter().filter_map(|a| a["threshold"].as_f64()).collect();
+        assert_eq!(thresholds, vec![100.0, 85.0, 10.0], "the original thresholds");
+        app.stop().await;
+    }
+);

@@ -322,7 +322,7 @@ impl Settings {
         config.slow_query_threshold = Duration::from_millis(self.performance_log_threshold_ms);
         config.leak_bound = self.db_conn_leak_threshold;
         config.limiter = crate::metrics::LimiterConfig::for_pool(self.db_max_open_conns, self.db_adaptive_limit);
-        config.alerts = self.alerts.clone();
+        config.alerts = self.alerts;
         config
     }
 

@@ -52,7 +52,7 @@ impl MetricsReport {
         let (open, idle) = crate::db::pool_open_idle(&api.db);
         let pool = metrics.pool().snapshot(open, idle);
         let queries = metrics.queries().snapshot();
-        let thresholds = metrics.alert_thresholds().clone();
+        let thresholds = *metrics.alert_thresholds();
         let memory = metrics
             .memory()
             .snapshot(thresholds.memory_growth_window, Instant::now());
@@ -72,7 +72,7 @@ impl MetricsReport {
             replicas: None,
             queries: interval_queries.iter().map(Into::into).collect(),
             slow_threshold_ms: metrics.queries().slow_threshold().as_secs_f64() * 1000.0,
-            memory_growth: memory.growth.clone(),
+            memory_growth: memory.growth,
             memory_growth_threshold_percent: thresholds.memory_growth_percent,
             limiter: Some((&limiter).into()),
         });

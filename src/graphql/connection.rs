@@ -15,6 +15,7 @@ use crate::pagination::{
 use super::ApiContext;
 
 use super::campaign::Campaign;
+use super::metrics_history::{ConnectionPoolMetric, QueryPerformanceMetric};
 use super::results::{DnsValidationResult, GeneratedDomain, HttpKeywordResult};
 
 /// Information about pagination in a connection (Relay `PageInfo`).
@@ -116,6 +117,18 @@ connection_types!(
     HttpKeywordResultEdge,
     HttpKeywordResult,
     "HTTP keyword results"
+);
+connection_types!(
+    QueryPerformanceMetricConnection,
+    QueryPerformanceMetricEdge,
+    QueryPerformanceMetric,
+    "persisted query metrics"
+);
+connection_types!(
+    ConnectionPoolMetricConnection,
+    ConnectionPoolMetricEdge,
+    ConnectionPoolMetric,
+    "persisted pool metrics"
 );
 
 /// Whether the client selected `totalCount` on the connection being resolved.

@@ -242,6 +242,11 @@ impl MetricsReport {
         self.interval.map(|(at, _)| at)
     }
 
+    /// The persisted history (sampler rows), as connections.
+    async fn history(&self) -> super::metrics_history::MetricsHistory {
+        super::metrics_history::MetricsHistory
+    }
+
     /// Connection pool.
     async fn pool(&self) -> PoolMetrics {
         let p = &self.pool;

@@ -7,6 +7,7 @@ pub mod connection;
 mod errors;
 pub mod loader;
 pub mod metrics;
+pub mod metrics_history;
 pub mod node;
 pub mod results;
 

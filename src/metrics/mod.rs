@@ -13,6 +13,7 @@ pub mod limiter;
 pub mod memory;
 mod names;
 pub mod pool;
+pub mod prometheus;
 pub mod queries;
 pub mod recommendations;
 

@@ -10,5 +10,6 @@ mod graphql;
 mod health;
 mod migrations;
 mod pagination;
+mod prometheus;
 mod schema;
 mod seed;

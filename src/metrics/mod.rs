@@ -16,6 +16,7 @@ pub mod pool;
 pub mod prometheus;
 pub mod queries;
 pub mod recommendations;
+pub mod sampler;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

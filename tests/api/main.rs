@@ -11,5 +11,6 @@ mod health;
 mod migrations;
 mod pagination;
 mod prometheus;
+mod sampler;
 mod schema;
 mod seed;

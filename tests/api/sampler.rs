@@ -164,3 +164,36 @@ db_test!(
         assert_eq!(sampler.enforce_retention().await.expect("retention again"), 0);
     }
 );
+
+async fn wait_for_pool_rows(db: &TestDb, at_least: i64) {
+    for _ in 0..100 {
+        if db.scalar("SELECT count(*) FROM connection_pool_metrics").await >= at_least {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("fewer than {at_least} pool rows after 2 s");
+}
+
+db_test!(
+    async fn spawned_sampler_survives_database_errors_and_retries(db) {
+        let metrics = Metrics::default();
+        metrics.queries().record("a.page", Duration::from_millis(1), 1, true);
+        let config = SamplerConfig {
+            interval: Duration::from_millis(50),
+            ..SamplerConfig::default()
+        };
+        let handle = Sampler::new(db.db.clone(), metrics, config).spawn();
+        wait_for_pool_rows(&db, 1).await;
+        assert_eq!(db.scalar("SELECT count(*) FROM query_performance_metrics").await, 1);
+
+        // Take the table away: every tick now fails, and the task must keep going.
+        db.exec("ALTER TABLE connection_pool_metrics RENAME TO connection_pool_metrics_away", vec![]).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!handle.is_finished(), "a database error is not fatal");
+        db.exec("ALTER TABLE connection_pool_metrics_away RENAME TO connection_pool_metrics", vec![]).await;
+        let rows = db.scalar("SELECT count(*) FROM connection_pool_metrics").await;
+        wait_for_pool_rows(&db, rows + 1).await;
+        handle.abort();
+    }
+);

@@ -13,8 +13,10 @@ pub mod limiter;
 pub mod memory;
 mod names;
 pub mod pool;
+pub mod prometheus;
 pub mod queries;
 pub mod recommendations;
+pub mod sampler;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

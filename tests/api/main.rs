@@ -11,5 +11,7 @@ mod health;
 mod metrics;
 mod migrations;
 mod pagination;
+mod prometheus;
+mod sampler;
 mod schema;
 mod seed;

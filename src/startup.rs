@@ -42,21 +42,35 @@ impl Application {
             tracing::info!("loaded the demo dataset into the empty embedded database");
         }
         let metrics = crate::metrics::Metrics::new(settings.metrics_config());
+        let sampler = crate::metrics::sampler::Sampler::new(
+            db.clone(),
+            metrics.clone(),
+            crate::metrics::sampler::SamplerConfig {
+                interval: settings.metrics_sample_interval,
+                retention: settings.metrics_retention,
+                pool_name: "primary".to_owned(),
+                leak_bound: settings.db_conn_leak_threshold,
+            },
+        );
         let monitor = crate::graphql::metrics::MonitorContext {
             server_max_connections: crate::db::check_server_capacity(&db, &settings).await,
+            latest_interval: Some(sampler.latest()),
         };
+        // Persists metrics history and reports leaks; never blocks requests, never fatal.
+        sampler.spawn();
         let observer =
             crate::db::Observer::new(metrics.clone(), settings.log_slow_queries, settings.db_acquire_timeout);
         let schema = build_schema(
             db.clone(),
             observer,
-            monitor,
+            monitor.clone(),
             Limits {
                 max_page_size: settings.max_page_size,
             },
         );
         let state = AppState {
             metrics,
+            monitor,
             db,
             schema,
             settings: Arc::new(settings),

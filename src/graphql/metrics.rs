@@ -20,6 +20,31 @@ use super::ApiContext;
 pub struct MonitorContext {
     /// PostgreSQL's usable `max_connections` (max minus reserved), read at start-up.
     pub server_max_connections: Option<u32>,
+    /// The sampler's last completed interval, when the sampler runs.
+    pub latest_interval: Option<crate::metrics::sampler::LatestInterval>,
+}
+
+impl MonitorContext {
+    /// The query figures alerts judge: the sampler's last completed interval (recent
+    /// behaviour) when there is one, otherwise `since_start`; plus the interval's end and length.
+    pub fn judged_queries(
+        &self,
+        since_start: &[QueryTypeSnapshot],
+    ) -> (Vec<QueryTypeSnapshot>, Option<(DateTime<Utc>, f64)>) {
+        match self.latest_interval.as_ref().and_then(|l| l.get()) {
+            Some(figures) => (figures.queries, Some((figures.at, figures.over.as_secs_f64()))),
+            None => (since_start.to_vec(), None),
+        }
+    }
+
+    /// Every alert, judged as `Query.metrics` and `/metrics` both report it.
+    pub fn alerts(&self, metrics: &Metrics, pool: &PoolSnapshot, memory: &MemorySnapshot) -> Vec<Alert> {
+        let (queries, _) = self.judged_queries(&metrics.queries().snapshot());
+        evaluate(
+            metrics.alert_thresholds(),
+            &AlertInputs::from_figures(&queries, Some(pool), memory.growth.as_ref()),
+        )
+    }
 }
 
 /// Root field of the metrics.
@@ -59,8 +84,7 @@ impl MetricsReport {
         let limiter = metrics.limiter().snapshot();
         // Alerts judge the last completed sampling interval when there is one (recent
         // behaviour), otherwise everything since start.
-        let (interval_queries, interval): (Vec<QueryTypeSnapshot>, Option<(DateTime<Utc>, f64)>) =
-            (queries.clone(), None);
+        let (interval_queries, interval) = api.monitor.judged_queries(&queries);
         let alerts = evaluate(
             &thresholds,
             &AlertInputs::from_figures(&interval_queries, Some(&pool), memory.growth.as_ref()),

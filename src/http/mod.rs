@@ -23,6 +23,7 @@ use crate::graphql::AppSchema;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub metrics: crate::metrics::Metrics,
+    pub monitor: crate::graphql::metrics::MonitorContext,
     pub schema: AppSchema,
     pub settings: Arc<Settings>,
 }
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(prometheus_metrics))
         .fallback(not_found)
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -131,6 +133,17 @@ async fn readyz(State(state): State<AppState>) -> Response {
         )
             .into_response()
     }
+}
+
+/// Prometheus scrape endpoint: the same figures as `Query.metrics`, in the text format.
+async fn prometheus_metrics(State(state): State<AppState>) -> Response {
+    let (open, idle) = crate::db::pool_open_idle(&state.db);
+    let pool = state.metrics.pool().snapshot(open, idle);
+    let window = state.metrics.alert_thresholds().memory_growth_window;
+    let memory = state.metrics.memory().snapshot(window, std::time::Instant::now());
+    let alerts = state.monitor.alerts(&state.metrics, &pool, &memory);
+    let body = crate::metrics::prometheus::render(&state.metrics, &pool, &alerts);
+    ([(header::CONTENT_TYPE, crate::metrics::prometheus::CONTENT_TYPE)], body).into_response()
 }
 
 async fn not_found() -> Response {

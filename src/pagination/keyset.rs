@@ -15,7 +15,8 @@
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
-    ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Value,
+    AccessMode, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IsolationLevel, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, TransactionSession, TransactionTrait, Value,
 };
 
 use crate::entity::Timestamp;
@@ -202,14 +203,14 @@ pub async fn fetch_page<E, C>(db: &C, query: &KeysetQuery<E>, window: &PageWindo
 where
     E: EntityTrait,
     E::Model: FromQueryResult,
-    C: ConnectionTrait,
+    C: ConnectionTrait + TransactionTrait,
 {
     let PageStatement {
         statement,
         probe,
         forward,
     } = page_statement(query, window, db.get_database_backend());
-    let results = db.query_all(&statement).await?;
+    let mut results = db.query_all(&statement).await?;
     let (mut probe_hit, mut total_count) = (false, None);
     if let Some(first) = results.first() {
         if probe.is_some() {
@@ -219,14 +220,26 @@ where
             total_count = Some(first.try_get::<i64>("", TOTAL)?);
         }
     } else if probe.is_some() || query.total.is_some() {
-        // An empty page carries no row to hang the scalars on: ask for them alone.
+        // An empty page carries no row to hang the scalars on: ask for them alone. Both
+        // statements run again in one read-only snapshot so the page, the probe and the count
+        // agree even while rows are being written (this path is rare: empty pages only).
         let mut meta = Query::select();
         meta.expr_as(probe.clone().unwrap_or_else(|| Expr::val(false)), Alias::new(PROBE));
         meta.expr_as(
             query.total.clone().unwrap_or_else(|| Expr::val(0i64)),
             Alias::new(TOTAL),
         );
-        if let Some(row) = db.query_one(&meta).await? {
+        let txn = match db.get_database_backend() {
+            DbBackend::Postgres => {
+                db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+                    .await?
+            }
+            _ => db.begin().await?,
+        };
+        results = txn.query_all(&statement).await?;
+        let meta_row = txn.query_one(&meta).await?;
+        txn.commit().await?;
+        if let Some(row) = results.first().or(meta_row.as_ref()) {
             probe_hit = probe.is_some() && row.try_get::<bool>("", PROBE)?;
             if query.total.is_some() {
                 total_count = Some(row.try_get::<i64>("", TOTAL)?);

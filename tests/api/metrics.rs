@@ -107,3 +107,73 @@ db_test!(
         app.stop().await;
     }
 );
+
+db_test!(
+    async fn prometheus_endpoint_and_persisted_history(db) {
+        let app = db
+            .spawn_app_with(&[("METRICS_SAMPLE_INTERVAL_SECONDS", "1"), ("PERFORMANCE_LOG_THRESHOLD_MS", "0")])
+            .await;
+        for _ in 0..4 {
+            app.graphql("{ campaigns(first: 3) { totalCount } }", json!({})).await;
+        }
+        let response = app.client.get(format!("{}/metrics", app.address)).send().await.expect("scrape");
+        assert_eq!(response.status().as_u16(), 200);
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        let body = response.text().await.expect("body");
+        let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).expect("Prometheus text");
+        let sample = |metric: &str, labels: &[(&str, &str)]| {
+            scrape
+                .samples
+                .iter()
+                .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+                .map(|s| match s.value {
+                    prometheus_parse::Value::Counter(v)
+                    | prometheus_parse::Value::Gauge(v)
+                    | prometheus_parse::Value::Untyped(v) => v,
+                    _ => f64::NAN,
+                })
+        };
+        assert_eq!(
+            sample("domainflow_query_duration_seconds_count", &[("query_type", "campaigns.page")]),
+            Some(4.0),
+            "{body}"
+        );
+        assert_eq!(sample("domainflow_query_slow_total", &[("query_type", "campaigns.page")]), Some(4.0));
+        assert_eq!(sample("domainflow_pool_max_connections", &[]), Some(5.0));
+        assert_eq!(sample("domainflow_pool_acquisitions_total", &[]), Some(4.0));
+        assert_eq!(
+            sample("domainflow_alert_firing", &[("alert", "High Connection Pool Utilization"), ("severity", "critical")]),
+            Some(0.0)
+        );
+
+        // The sampler (every second here) persists the interval; history pages through it.
+        let history = "{ metrics { history {
+            queryHistory(first: 10, filter: {queryType: \"campaigns.page\"}) { totalCount nodes { queryType count slowCount rowsReturned } }
+            poolHistory(last: 1) { totalCount nodes { maxConnections } } } } }";
+        let mut found = json!(null);
+        for _ in 0..40 {
+            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+            let r = app.graphql(history, json!({})).await;
+            let h = &r["data"]["metrics"]["history"];
+            // Each connection is its own statement: wait until the sample shows in both.
+            if h["queryHistory"]["nodes"].as_array().is_some_and(|n| !n.is_empty())
+                && h["poolHistory"]["nodes"].as_array().is_some_and(|n| !n.is_empty())
+            {
+                found = r;
+                break;
+            }
+        }
+        let h = &found["data"]["metrics"]["history"];
+        assert_eq!(h["queryHistory"]["nodes"][0]["queryType"], "campaigns.page", "{found}");
+        assert_eq!(h["queryHistory"]["nodes"][0]["count"], 4);
+        assert_eq!(h["queryHistory"]["nodes"][0]["slowCount"], 4);
+        assert_eq!(h["poolHistory"]["nodes"][0]["maxConnections"], 5);
+        app.stop().await;
+    }
+);

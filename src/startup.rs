@@ -17,6 +17,8 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     state: AppState,
+    /// Background tasks (sampler, idle reaper) stopped when the server stops.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -32,7 +34,7 @@ impl Application {
             .port();
         tracing::info!(database = %settings.database.display_url(), "connecting to the database");
         let db = crate::db::connect(&settings).await?;
-        crate::db::spawn_idle_reaper(db.clone(), settings.db_max_idle_conns);
+        let mut background = vec![crate::db::spawn_idle_reaper(db.clone(), settings.db_max_idle_conns)];
         if settings.auto_migrate {
             crate::db::migrate(&db, &settings).await?;
         }
@@ -57,7 +59,7 @@ impl Application {
             latest_interval: Some(sampler.latest()),
         };
         // Persists metrics history and reports leaks; never blocks requests, never fatal.
-        sampler.spawn();
+        background.push(sampler.spawn());
         let observer =
             crate::db::Observer::new(metrics.clone(), settings.log_slow_queries, settings.db_acquire_timeout);
         let schema = build_schema(
@@ -75,7 +77,12 @@ impl Application {
             schema,
             settings: Arc::new(settings),
         };
-        Ok(Self { listener, port, state })
+        Ok(Self {
+            listener,
+            port,
+            state,
+            background,
+        })
     }
 
     /// The port actually bound.
@@ -93,26 +100,34 @@ impl Application {
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let grace = self.state.settings.shutdown_grace;
         let db = self.state.db.clone();
+        let background = self.background;
         tracing::info!(address = %format!("{}:{}", self.state.settings.host, self.port), "serving GraphQL at /graphql");
         let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(async move {
             let _ = drain_rx.await;
         });
         let mut server = std::pin::pin!(server.into_future());
-        tokio::select! {
-            result = &mut server => return result,
+        let early = tokio::select! {
+            result = &mut server => Some(result),
             () = stop => {
                 tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing requests in flight");
                 let _ = drain_tx.send(());
-            }
-        }
-        let result = match tokio::time::timeout(grace, server).await {
-            Ok(result) => result,
-            Err(_) => {
-                tracing::warn!("grace period over; dropping the requests still in flight");
-                Ok(())
+                None
             }
         };
+        let result = match early {
+            Some(result) => result,
+            None => match tokio::time::timeout(grace, server).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!("grace period over; dropping the requests still in flight");
+                    Ok(())
+                }
+            },
+        };
+        for task in background {
+            task.abort();
+        }
         let _ = db.close().await;
         result
     }

@@ -76,6 +76,16 @@ pub enum Command {
         /// Target: p50 cost of adding totalCount, in milliseconds.
         #[arg(long, default_value_t = 1.0)]
         max_total_count_ms: f64,
+        /// Concurrent users of the load phase (0 skips it).
+        #[arg(long, default_value_t = 20)]
+        users: usize,
+        /// Requests per user in the load phase.
+        #[arg(long, default_value_t = 100)]
+        queries_per_user: usize,
+        /// Also compare recording on vs off (target < 2 % of throughput) and the adaptive
+        /// limit vs a fixed one under overload (4× the users on an 8-connection pool).
+        #[arg(long)]
+        compare: bool,
         /// Also write the report as JSON to this file.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
@@ -167,6 +177,9 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> Result<()> {
             max_depth_ratio,
             max_p50_ms,
             max_total_count_ms,
+            users,
+            queries_per_user,
+            compare,
             json,
         } => {
             let options = crate::perf::PerfOptions {
@@ -176,6 +189,9 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> Result<()> {
                 max_depth_ratio,
                 max_p50_ms,
                 max_total_count_cost_ms: max_total_count_ms,
+                users,
+                queries_per_user,
+                compare,
             };
             let report = crate::perf::run(settings, &options).await?;
             if let Some(path) = json {

@@ -7,6 +7,8 @@
 //! Deep pages are reached the way a client reaches them — a cursor — obtained with the
 //! `find*` jump API, so no OFFSET is ever measured.
 
+pub mod load;
+
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
@@ -31,6 +33,12 @@ pub struct PerfOptions {
     pub max_depth_ratio: f64,
     pub max_p50_ms: f64,
     pub max_total_count_cost_ms: f64,
+    /// Concurrent users of the load phases (0 skips them).
+    pub users: usize,
+    /// Requests per user.
+    pub queries_per_user: usize,
+    /// Also measure recording on vs off, and the adaptive limit under overload.
+    pub compare: bool,
 }
 
 /// One measured point.
@@ -53,10 +61,11 @@ pub struct Report {
     pub rows: u64,
     pub requests_per_point: usize,
     pub points: Vec<Point>,
+    pub load: Vec<load::LoadReport>,
     pub failures: Vec<String>,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -279,6 +288,7 @@ pub async fn run(mut settings: Settings, opts: &PerfOptions) -> Result<Report> {
 
     let mut points = Vec::new();
     let mut failures = Vec::new();
+    let mut workload = Vec::new();
     for target in &targets {
         let rows = target.count(&db).await?;
         if rows == 0 {
@@ -291,6 +301,10 @@ pub async fn run(mut settings: Settings, opts: &PerfOptions) -> Result<Report> {
             let variables = json!({ "c": target.campaign, "after": cursor, "filter": target.filter });
             let mut p50s = [0.0; 2];
             for (i, with_total) in [false, true].into_iter().enumerate() {
+                workload.push(load::Request {
+                    query: target.page_query(with_total),
+                    variables: variables.clone(),
+                });
                 let samples = measure(&client, &target.page_query(with_total), &variables, opts).await?;
                 let point = Point {
                     connection: target.name.to_owned(),
@@ -344,13 +358,95 @@ pub async fn run(mut settings: Settings, opts: &PerfOptions) -> Result<Report> {
             ));
         }
     }
+    let mut load_reports = Vec::new();
+    if opts.users > 0 && !workload.is_empty() {
+        let report = load::run(
+            "concurrent access",
+            &client.url,
+            &workload,
+            opts.users,
+            opts.queries_per_user,
+        )
+        .await;
+        eprintln!("{report}");
+        if report.errors > 0 {
+            failures.push(format!("concurrent access: {} errors", report.errors));
+        }
+        load_reports.push(report);
+        if let Ok(m) = client
+            .post(
+                "{ metrics { pool { configuredMax peakInUse waits waitMaxMs acquireTimeouts } } }",
+                json!({}),
+            )
+            .await
+        {
+            eprintln!("pool during the run: {}", m["data"]["metrics"]["pool"]);
+        }
+    }
     let _ = stop_tx.send(());
     let _ = server.await;
+
+    if opts.compare && opts.users > 0 && !workload.is_empty() {
+        // Recording on vs off: two servers, same data, alternating rounds.
+        let mut off = settings.clone();
+        off.enable_query_monitoring = false;
+        off.enable_connection_monitoring = false;
+        let variants = [("recording on", settings.clone()), ("recording off", off)];
+        let mut throughput = [0.0f64; 2];
+        for round in 0..3 {
+            for (i, (label, variant)) in variants.iter().enumerate() {
+                let report = load_against(variant.clone(), label, &workload, opts.users, opts.queries_per_user).await?;
+                eprintln!("round {round}: {report}");
+                throughput[i] += report.requests_per_second;
+                load_reports.push(report);
+            }
+        }
+        let cost = (throughput[1] - throughput[0]) / throughput[1].max(f64::EPSILON) * 100.0;
+        eprintln!("recording costs {cost:.2} % of throughput (mean of 3 alternating rounds)");
+        if cost > 2.0 {
+            failures.push(format!("recording costs {cost:.2} % of throughput (> 2 %)"));
+        }
+
+        // The adaptive limit under overload: 4× the users on a small pool.
+        let mut fixed = settings.clone();
+        fixed.db_max_open_conns = 8;
+        let mut adaptive = fixed.clone();
+        adaptive.db_adaptive_limit = true;
+        for (label, variant) in [("overload, fixed limit", fixed), ("overload, adaptive limit", adaptive)] {
+            let report = load_against(variant, label, &workload, opts.users * 4, opts.queries_per_user).await?;
+            eprintln!("{report}");
+            load_reports.push(report);
+        }
+    }
+
     Ok(Report {
         backend: format!("{:?}", db.get_database_backend()),
         rows: opts.domains,
         requests_per_point: opts.requests,
         points,
+        load: load_reports,
         failures,
     })
+}
+
+/// Starts a server with `settings` on a free port, runs the load against it, stops it.
+async fn load_against(
+    mut settings: Settings,
+    label: &str,
+    workload: &[load::Request],
+    users: usize,
+    per_user: usize,
+) -> Result<load::LoadReport> {
+    settings.port = 0;
+    settings.auto_migrate = false;
+    let app = Application::build(settings).await?;
+    let url = format!("http://127.0.0.1:{}/graphql", app.port());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stop_rx.await;
+    }));
+    let report = load::run(label, &url, workload, users, per_user).await;
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    Ok(report)
 }

@@ -11,177 +11,11 @@ use domainflow::db::counts;
 use domainflow::entity::{BusinessStatus, CampaignStatus, CampaignType, Timestamp, ValidationStatus};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ActiveEnum, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Iterable, Statement,
-    TransactionTrait, Value,
+    ActiveEnum, ConnectionTrait, DatabaseConnection, DbBackend, Iterable, Statement, TransactionTrait, Value,
 };
 use uuid::Uuid;
 
-// ---------------------------------------------------------------------------------------------
-// Scaffolding: a minimal stand-in for `helpers::db_test!` / `helpers::TestDb` (same shape, so
-// switching over is a rename) until that harness is on main.
-// ---------------------------------------------------------------------------------------------
-
-/// Runs the body once on SQLite and once on PostgreSQL, each with a fresh migrated database.
-macro_rules! counts_test {
-    ($(#[$meta:meta])* async fn $name:ident($db:ident) $body:block) => {
-        $(#[$meta])*
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run($db: TestDb) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                if let Some(db) = TestDb::new(Backend::Sqlite).await {
-                    run(db).await
-                }
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = TestDb::new(Backend::Postgres).await {
-                    run(db).await
-                }
-            }
-        }
-    };
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-fn admin_url() -> String {
-    std::env::var("DOMAINFLOW_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A fresh database for one test; a PostgreSQL one is dropped when this is dropped.
-pub struct TestDb {
-    pub backend: Backend,
-    pub url: String,
-    pub db: DatabaseConnection,
-    pg_name: Option<String>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestDb {
-    /// A fresh, migrated database; None (test skipped) when PostgreSQL is unreachable and
-    /// DOMAINFLOW_REQUIRE_POSTGRES=1 is not set.
-    pub async fn new(backend: Backend) -> Option<Self> {
-        let test_db = Self::unmigrated(backend).await?;
-        Migrator::up(&test_db.db, None).await.expect("migrations apply");
-        Some(test_db)
-    }
-
-    pub async fn unmigrated(backend: Backend) -> Option<Self> {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                let db = Database::connect(&url).await.expect("open sqlite");
-                Some(Self {
-                    backend,
-                    url,
-                    db,
-                    pg_name: None,
-                    _dir: Some(dir),
-                })
-            }
-            Backend::Postgres => {
-                let admin = match Database::connect(admin_url()).await {
-                    Ok(admin) => admin,
-                    Err(e) if std::env::var("DOMAINFLOW_REQUIRE_POSTGRES").as_deref() != Ok("1") => {
-                        eprintln!("NOTICE: PostgreSQL unreachable at {} ({e}); test SKIPPED", admin_url());
-                        return None;
-                    }
-                    Err(e) => panic!("PostgreSQL unreachable at {}: {e}", admin_url()),
-                };
-                let name = format!("counts_{}", Uuid::now_v7().simple());
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("create test database");
-                let _ = admin.close().await;
-                let base = admin_url();
-                let url = match base.rsplit_once('/') {
-                    Some((server, _)) => format!("{server}/{name}"),
-                    None => format!("{base}/{name}"),
-                };
-                let db = Database::connect(&url).await.expect("connect test database");
-                Some(Self {
-                    backend,
-                    url,
-                    db,
-                    pg_name: Some(name),
-                    _dir: None,
-                })
-            }
-        }
-    }
-
-    pub fn backend(&self) -> DbBackend {
-        match self.backend {
-            Backend::Sqlite => DbBackend::Sqlite,
-            Backend::Postgres => DbBackend::Postgres,
-        }
-    }
-
-    /// Runs one SQL statement with values, panicking on error (test setup only).
-    pub async fn exec(&self, sql: &str, values: Vec<Value>) {
-        self.db
-            .execute_raw(Statement::from_sql_and_values(self.backend(), sql, values))
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    /// Runs a query returning one i64 in column 0.
-    pub async fn scalar(&self, sql: &str) -> i64 {
-        self.db
-            .query_one_raw(Statement::from_string(self.backend(), sql))
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .expect("one row")
-            .try_get_by_index::<i64>(0)
-            .expect("an integer")
-    }
-
-    /// A second, independent connection to the same database (one connection, so statements
-    /// on it are serial; SQLite waits up to 30 s for the write lock).
-    pub async fn another_connection(&self) -> DatabaseConnection {
-        let mut options = ConnectOptions::new(self.url.clone());
-        options
-            .max_connections(1)
-            .min_connections(1)
-            .map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::from_secs(30)));
-        Database::connect(options).await.expect("second connection")
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some(name) = self.pg_name.take() {
-            // Drop can't be async: drop the database on a thread with its own runtime.
-            let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-                    return;
-                };
-                rt.block_on(async move {
-                    if let Ok(admin) = Database::connect(admin_url()).await {
-                        let _ = admin
-                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                            .await;
-                        let _ = admin.close().await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
-}
+use crate::helpers::{Backend, TestDb};
 
 // ---------------------------------------------------------------------------------------------
 // Writing rows with plain SQL, as the campaign engine (another program) would.
@@ -566,7 +400,7 @@ async fn assert_exact(db: &TestDb, campaigns: &[Uuid]) {
 // The tests.
 // ---------------------------------------------------------------------------------------------
 
-counts_test!(
+db_test!(
     async fn single_and_multi_row_inserts_are_counted(db) {
         let generation = campaign(&db, "domain_generation", "running").await;
         let dns = campaign(&db, "dns_validation", "pending").await;
@@ -613,7 +447,7 @@ counts_test!(
     }
 );
 
-counts_test!(
+db_test!(
     async fn deletes_decrement_and_remove_emptied_counters(db) {
         let dns = campaign(&db, "dns_validation", "running").await;
         let http = campaign(&db, "http_keyword_validation", "running").await;
@@ -650,7 +484,7 @@ counts_test!(
     }
 );
 
-counts_test!(
+db_test!(
     async fn updates_of_key_columns_move_counts(db) {
         let dns_a = campaign(&db, "dns_validation", "running").await;
         let dns_b = campaign(&db, "dns_validation", "running").await;
@@ -715,7 +549,7 @@ counts_test!(
     }
 );
 
-counts_test!(
+db_test!(
     async fn upserts_count_inserted_and_updated_rows(db) {
         let dns = campaign(&db, "dns_validation", "running").await;
         dns_rows(&db, dns, 200, MIXED_VALIDATION, MIXED_BUSINESS).await;
@@ -748,7 +582,7 @@ counts_test!(
     }
 );
 
-counts_test!(
+db_test!(
     async fn deleting_a_campaign_cascades_to_its_counts(db) {
         let generation = campaign(&db, "domain_generation", "completed").await;
         let dns = campaign(&db, "dns_validation", "completed").await;
@@ -776,7 +610,7 @@ counts_test!(
     }
 );
 
-counts_test!(
+db_test!(
     /// PostgreSQL: TRUNCATE (which fires no row or delete triggers) clears the counts, also
     /// through CASCADE and not when rolled back. SQLite has no TRUNCATE; its whole-table
     /// `DELETE FROM t` (the "truncate optimisation", disabled by triggers) must count too.
@@ -835,7 +669,7 @@ counts_test!(
     }
 );
 
-counts_test!(
+db_test!(
     /// Two writers load 20,000 rows each into the same two campaigns (every status
     /// combination of both) at the same time, on their own connections, each in a transaction
     /// held open a little after its insert so the two overlap; then one loads more while the
@@ -888,7 +722,7 @@ counts_test!(
     }
 );
 
-counts_test!(
+db_test!(
     /// Adding the counts to a database that already has rows backfills them exactly.
     async fn migrating_a_populated_database_backfills_counts(db) {
         Migrator::down(&db.db, Some(1)).await.expect("down the counts migration");
@@ -914,7 +748,7 @@ counts_test!(
     }
 );
 
-counts_test!(
+db_test!(
     /// Every migration's `down` works: all the way down leaves no counts table, trigger or
     /// function behind, and all the way up again counts as before.
     async fn migrations_go_down_and_up_again(db) {
@@ -941,7 +775,7 @@ counts_test!(
     }
 );
 
-counts_test!(
+db_test!(
     /// The read API's shape: NULL business status as `None`, `Some(None)` filters on it,
     /// breakdowns in declaration order, unknown campaigns count 0.
     async fn read_api_reports_breakdowns_in_declaration_order(db) {

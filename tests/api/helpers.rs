@@ -210,6 +210,17 @@ impl TestDb {
         row.try_get_by_index::<i64>(0).expect("an integer")
     }
 
+    /// A second, independent connection to the same database (one connection, so statements
+    /// on it are serial; SQLite waits up to 30 s for the write lock).
+    pub async fn another_connection(&self) -> DatabaseConnection {
+        let mut options = sea_orm::ConnectOptions::new(self.url.clone());
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| o.busy_timeout(std::time::Duration::from_secs(30)));
+        Database::connect(options).await.expect("second connection")
+    }
+
     /// Runs SQL on the PostgreSQL server's maintenance database (not this test's database).
     pub async fn admin_exec(&self, sql: &str) {
         let admin = Database::connect(admin_url()).await.expect("connect admin");

@@ -4,11 +4,30 @@
 //! marks the connection as held by a query type (leak detection), times the call, records it
 //! per query type, and logs it once when slow, with a parameter-free SQL shape.
 
+use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+
+/// How many recent slow queries are kept for `Query.metrics`.
+const RECENT_SLOW: usize = 50;
+
+/// One entry of the slow-query log, as logged.
+#[derive(Clone, Debug)]
+pub struct SlowQuery {
+    pub query_type: &'static str,
+    pub duration: Duration,
+    pub rows: u64,
+    pub ok: bool,
+    /// SQL with placeholders, never values.
+    pub sql: String,
+    pub at: DateTime<Utc>,
+}
 
 /// Runs database calls through the gate and records them.
 #[derive(Clone, Debug)]
@@ -16,6 +35,8 @@ pub struct Observer {
     metrics: Metrics,
     log_slow: bool,
     acquire_timeout: Duration,
+    /// The last slow queries logged (bounded; only the slow path takes the lock).
+    recent_slow: Arc<Mutex<VecDeque<SlowQuery>>>,
 }
 
 impl Observer {
@@ -26,6 +47,15 @@ impl Observer {
             metrics,
             log_slow,
             acquire_timeout,
+            recent_slow: Arc::new(Mutex::new(VecDeque::with_capacity(RECENT_SLOW))),
+        }
+    }
+
+    /// The most recent slow queries logged, newest last.
+    pub fn recent_slow(&self) -> Vec<SlowQuery> {
+        match self.recent_slow.lock() {
+            Ok(recent) => recent.iter().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().iter().cloned().collect(),
         }
     }
 
@@ -84,14 +114,31 @@ impl Observer {
             tracing::info!(from = change.from, to = change.to, reason = %change.reason, "adaptive database concurrency limit changed");
         }
         if outcome.slow && self.log_slow {
+            let sql = shape();
             tracing::warn!(
                 query_type,
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
                 rows = count,
                 ok,
-                sql = %shape(),
+                sql = %sql,
                 "slow query"
             );
+            let entry = SlowQuery {
+                query_type,
+                duration: elapsed,
+                rows: count,
+                ok,
+                sql,
+                at: Utc::now(),
+            };
+            let mut recent = match self.recent_slow.lock() {
+                Ok(recent) => recent,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if recent.len() == RECENT_SLOW {
+                recent.pop_front();
+            }
+            recent.push_back(entry);
         }
         result
     }

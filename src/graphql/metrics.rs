@@ -70,6 +70,7 @@ pub struct MetricsReport {
     alerts: Vec<Alert>,
     recommendations: Vec<Recommendation>,
     interval: Option<(DateTime<Utc>, f64)>,
+    slow: Vec<crate::db::observe::SlowQuery>,
 }
 
 impl MetricsReport {
@@ -109,6 +110,7 @@ impl MetricsReport {
             alerts,
             recommendations,
             interval,
+            slow: api.observer.recent_slow(),
         }
     }
 }
@@ -220,6 +222,19 @@ pub struct MemoryMetrics {
     pub growth_percent: Option<f64>,
     /// The growth window, in seconds.
     pub growth_window_seconds: f64,
+}
+
+/// One entry of the slow-query log (queries slower than PERFORMANCE_LOG_THRESHOLD_MS).
+#[derive(SimpleObject)]
+pub struct SlowQueryMetrics {
+    pub query_type: String,
+    pub duration_ms: f64,
+    pub rows: u64,
+    /// False when the query failed.
+    pub ok: bool,
+    /// The SQL with placeholders; parameter values are never shown.
+    pub sql: String,
+    pub at: DateTime<Utc>,
 }
 
 /// One alert, always listed, firing or not.
@@ -335,6 +350,21 @@ impl MetricsReport {
                 max_ms: q.latency.max_ms(),
                 slow_count: q.slow,
                 rows: q.rows,
+            })
+            .collect()
+    }
+
+    /// The most recent slow queries (at most 50, newest last), as the slow-query log wrote them.
+    async fn slow_queries(&self) -> Vec<SlowQueryMetrics> {
+        self.slow
+            .iter()
+            .map(|q| SlowQueryMetrics {
+                query_type: q.query_type.to_owned(),
+                duration_ms: q.duration.as_secs_f64() * 1000.0,
+                rows: q.rows,
+                ok: q.ok,
+                sql: q.sql.clone(),
+                at: q.at,
             })
             .collect()
     }

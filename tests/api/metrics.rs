@@ -88,6 +88,18 @@ db_test!(
         assert!(slow_rec.is_some(), "a recommendation names the slow query type: {recs:?}");
         assert!(!slow_rec.map(|r| r["evidence"].as_str().unwrap_or("")).unwrap_or("").is_empty());
 
+        // The slow-query log: every query (threshold 0), SQL shape with placeholders only.
+        let slow = app
+            .graphql("{ metrics { slowQueries { queryType durationMs rows ok sql } } }", json!({}))
+            .await;
+        let entries = slow["data"]["metrics"]["slowQueries"].as_array().cloned().unwrap_or_default();
+        let page_entry = entries.iter().find(|e| e["queryType"] == "campaigns.page").cloned().unwrap_or_default();
+        assert_eq!(page_entry["rows"], 2, "{slow}");
+        let sql = page_entry["sql"].as_str().unwrap_or_default();
+        assert!(sql.contains("FROM \"campaigns\""), "{sql}");
+        assert!(sql.contains("LIMIT $") || sql.contains("LIMIT ?"), "placeholders: {sql}");
+        assert!(!sql.contains("c0") && !sql.contains("domain_generation'"), "no values: {sql}");
+
         if cfg!(target_os = "linux") {
             assert!(m["memory"]["rssBytes"].as_u64().unwrap_or(0) > 1_000_000, "{}", m["memory"]);
         }

@@ -189,3 +189,23 @@ db_test!(
         app.stop().await;
     }
 );
+
+db_test!(
+    async fn a_pool_larger_than_the_server_allows_is_flagged(db) {
+        // 500 connections configured; nothing is opened in advance, so this is safe to start.
+        let app = db.spawn_app_with(&[("DB_MAX_OPEN_CONNS", "500")]).await;
+        app.graphql("{ campaigns { totalCount } }", json!({})).await;
+        let r = app.graphql("{ metrics { recommendations { code evidence setting } } }", json!({})).await;
+        let recs = r["data"]["metrics"]["recommendations"].as_array().cloned().unwrap_or_default();
+        let flagged = recs.iter().find(|r| r["code"] == "server_max_connections");
+        match db.backend {
+            crate::helpers::Backend::Postgres => {
+                let rec = flagged.unwrap_or_else(|| panic!("max_connections check missing: {recs:?}"));
+                assert_eq!(rec["setting"], "DB_MAX_OPEN_CONNS");
+                assert!(rec["evidence"].as_str().unwrap_or_default().contains("500"), "{rec}");
+            }
+            crate::helpers::Backend::Sqlite => assert!(flagged.is_none(), "SQLite has no max_connections"),
+        }
+        app.stop().await;
+    }
+);

@@ -86,6 +86,15 @@ pub enum Command {
         /// limit vs a fixed one under overload (4× the users on an 8-connection pool).
         #[arg(long)]
         compare: bool,
+        /// Pages of the cursor walk, forwards from the start and backwards from the end.
+        #[arg(long, default_value_t = 1000)]
+        walk_pages: usize,
+        /// Passes over the mixed workload for the memory-stability check (0 skips it).
+        #[arg(long, default_value_t = 1000)]
+        memory_iterations: usize,
+        /// Target: process RSS growth over the memory-stability run, in percent.
+        #[arg(long, default_value_t = 10.0)]
+        max_memory_growth_percent: f64,
         /// Also write the report as JSON to this file.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
@@ -180,6 +189,9 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> Result<()> {
             users,
             queries_per_user,
             compare,
+            walk_pages,
+            memory_iterations,
+            max_memory_growth_percent,
             json,
         } => {
             let options = crate::perf::PerfOptions {
@@ -192,6 +204,9 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> Result<()> {
                 users,
                 queries_per_user,
                 compare,
+                walk_pages,
+                memory_iterations,
+                max_memory_growth_percent,
             };
             let report = crate::perf::run(settings, &options).await?;
             if let Some(path) = json {

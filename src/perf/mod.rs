@@ -8,6 +8,7 @@
 //! `find*` jump API, so no OFFSET is ever measured.
 
 pub mod load;
+pub mod walk;
 
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,12 @@ pub struct PerfOptions {
     pub queries_per_user: usize,
     /// Also measure recording on vs off, and the adaptive limit under overload.
     pub compare: bool,
+    /// Pages of the cursor walk in each direction (0 skips it).
+    pub walk_pages: usize,
+    /// Passes over the mixed workload for memory stability (0 skips it).
+    pub memory_iterations: usize,
+    /// Target: RSS growth over the memory run, percent.
+    pub max_memory_growth_percent: f64,
 }
 
 /// One measured point.
@@ -62,6 +69,9 @@ pub struct Report {
     pub requests_per_point: usize,
     pub points: Vec<Point>,
     pub load: Vec<load::LoadReport>,
+    pub offset_baseline: Vec<walk::OffsetPoint>,
+    pub walks: Vec<walk::WalkReport>,
+    pub memory: Option<walk::MemoryReport>,
     pub failures: Vec<String>,
 }
 
@@ -75,13 +85,14 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 const NODE_FIELDS: &str = "id databaseId domainName createdAt";
 
-struct Client {
+/// The load generator's HTTP client for one server.
+pub(crate) struct Client {
     http: reqwest::Client,
     url: String,
 }
 
 impl Client {
-    async fn post(&self, query: &str, variables: Value) -> Result<Value> {
+    pub(crate) async fn post(&self, query: &str, variables: Value) -> Result<Value> {
         let response: Value = self
             .http
             .post(&self.url)
@@ -358,6 +369,31 @@ pub async fn run(mut settings: Settings, opts: &PerfOptions) -> Result<Report> {
             ));
         }
     }
+    let offset_baseline = walk::offset_baseline(&db, &client, ids.generation, opts.domains, 5).await?;
+    let mut walks = Vec::new();
+    if opts.walk_pages > 0 {
+        for forwards in [true, false] {
+            let report = walk::walk(&client, ids.generation, opts.walk_pages, forwards).await?;
+            if report.deepest_over_first > opts.max_depth_ratio {
+                failures.push(format!(
+                    "walk {}: deepest pages {:.2}× the first (> {}×)",
+                    report.direction, report.deepest_over_first, opts.max_depth_ratio
+                ));
+            }
+            walks.push(report);
+        }
+    }
+    let mut memory = None;
+    if opts.memory_iterations > 0 && !workload.is_empty() {
+        let report = walk::memory_stability(&client.url, &workload, opts.memory_iterations).await?;
+        if report.growth_percent > opts.max_memory_growth_percent {
+            failures.push(format!(
+                "memory grew {:.1} % over {} iterations (> {} %)",
+                report.growth_percent, report.iterations, opts.max_memory_growth_percent
+            ));
+        }
+        memory = Some(report);
+    }
     let mut load_reports = Vec::new();
     if opts.users > 0 && !workload.is_empty() {
         let report = load::run(
@@ -424,6 +460,9 @@ pub async fn run(mut settings: Settings, opts: &PerfOptions) -> Result<Report> {
         requests_per_point: opts.requests,
         points,
         load: load_reports,
+        offset_baseline,
+        walks,
+        memory,
         failures,
     })
 }

@@ -38,7 +38,7 @@ async fn time_sql(db: &DatabaseConnection, sql: &str, values: Vec<sea_orm::Value
 }
 
 /// Plain SQL `LIMIT 50 OFFSET k` against the keyset statement and the GraphQL page at pages
-/// 1, 100, 1000 and the last page (median of `runs` each).
+/// 1, 10, 100, 1000, 5000, 10000, 20000, 30000 and the last page (median of `runs` each).
 pub(crate) async fn offset_baseline(
     db: &DatabaseConnection,
     client: &Client,
@@ -52,8 +52,8 @@ pub(crate) async fn offset_baseline(
         _ => format!("${n}"),
     };
     let mut points = Vec::new();
-    for page in [1, 100, 1000, last_page] {
-        if page > last_page {
+    for page in [1, 10, 100, 1000, 5000, 10_000, 20_000, 30_000, last_page] {
+        if page > last_page || (page == last_page && points.iter().any(|p: &OffsetPoint| p.page == page)) {
             continue;
         }
         let offset = (page - 1) * 50;

@@ -151,16 +151,18 @@ pub(crate) async fn walk(client: &Client, campaign: Uuid, pages: usize, forwards
         }
         cursor = next.clone();
     }
-    if latencies.len() < 200 {
-        return Err(Error::Internal(format!("walk ended after {} pages", latencies.len())));
+    if latencies.is_empty() {
+        return Err(Error::Internal("the walk returned no page".to_owned()));
     }
     let p50_of = |slice: &[f64]| {
         let mut s = slice.to_vec();
         s.sort_by(f64::total_cmp);
         percentile(&s, 50.0)
     };
-    let first = p50_of(&latencies[..100]);
-    let last = p50_of(&latencies[latencies.len() - 100..]);
+    // The first and the deepest 100 pages (a tenth of a shorter walk).
+    let window = (latencies.len() / 10).clamp(1, 100);
+    let first = p50_of(&latencies[..window]);
+    let last = p50_of(&latencies[latencies.len() - window..]);
     let mut sorted = latencies.clone();
     sorted.sort_by(f64::total_cmp);
     let report = WalkReport {

@@ -11,6 +11,7 @@ mod health;
 mod metrics;
 mod migrations;
 mod pagination;
+mod perf;
 mod prometheus;
 mod sampler;
 mod schema;

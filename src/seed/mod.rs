@@ -335,10 +335,14 @@ pub async fn seed_with_limits(
     } else {
         ProgressDrawTarget::hidden()
     });
+    // indicatif's `{per_sec}` takes a width as its precision, so the rate is a key of our own.
     let style =
-        ProgressStyle::with_template("{prefix:<24} [{bar:32}] {human_pos:>11}/{human_len:<11} {per_sec:>14} eta {eta}")
+        ProgressStyle::with_template("{prefix:<24} [{bar:32}] {human_pos:>11}/{human_len:<11} {rate} eta {eta}")
             .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn fmt::Write| {
+                let _ = write!(w, "{:>9} rows/s", thousands(state.per_sec() as u64));
+            });
     let bars: Vec<ProgressBar> = SeedTable::ALL
         .iter()
         .map(|&table| {
@@ -472,6 +476,9 @@ async fn run_lane(
             Pool::Sqlite(pool) => sqlite::write_rows(pool, cursor, end, chunk_rows, bar).await?,
         };
         let elapsed = started.elapsed();
+        if bar.length().is_some_and(|len| bar.position() >= len) {
+            bar.finish();
+        }
         tracing::info!(
             table = job.table.name(),
             chain = job.plan.chain,

@@ -20,6 +20,9 @@
 //! **Resumable**: rows are written in chunks, one transaction each, strictly in order per table,
 //! so the rows present always form a prefix; a run counts them and continues after them, and a
 //! finished chain is recognised by the presence of its last row (one primary-key probe).
+//! Campaign rows go in first (ON CONFLICT DO NOTHING), already `completed` with their final
+//! counts. Two seeds of the same chain at the same time: one fails on a primary key, nothing is
+//! duplicated, and running it again finishes the job.
 //!
 //! **Fast**: binary COPY on PostgreSQL in two balanced concurrent lanes, generation overlapped
 //! with ingest ([`postgres`]); multi-row INSERTs in large transactions on SQLite

@@ -117,6 +117,47 @@ db_test!(
             assert_eq!(dns.domain_name, domain.domain_name);
         }
 
+        // Bulk loads (binary COPY on PostgreSQL) keep the maintained counts exact.
+        use domainflow::db::counts;
+        use domainflow::entity::{BusinessStatus, ValidationStatus};
+        for chain in 0..2 {
+            let ids = chain_ids(chain, DOMAINS);
+            let gd = counts::generated_domains_total(&db.db, ids.generation).await.expect("gd total");
+            assert_eq!(gd, DOMAINS as i64);
+            let dns = counts::dns_results_total(&db.db, ids.dns, None, None).await.expect("dns total");
+            assert_eq!(dns, DOMAINS as i64);
+            let leads = counts::dns_results_total(
+                &db.db,
+                ids.dns,
+                Some(ValidationStatus::Valid),
+                Some(Some(BusinessStatus::LeadCandidate)),
+            )
+            .await
+            .expect("lead total");
+            let expected = data
+                .dns
+                .iter()
+                .filter(|r| r.dns_campaign_id == ids.dns && r.business_status == Some(BusinessStatus::LeadCandidate))
+                .count();
+            assert_eq!(leads, expected as i64);
+            let unclassified = counts::dns_results_total(&db.db, ids.dns, None, Some(None)).await.expect("null total");
+            let expected = data
+                .dns
+                .iter()
+                .filter(|r| r.dns_campaign_id == ids.dns && r.business_status.is_none())
+                .count();
+            assert_eq!(unclassified, expected as i64);
+            let http_errors = counts::http_results_total(&db.db, ids.http, Some(ValidationStatus::Error))
+                .await
+                .expect("http errors");
+            let expected = data
+                .http
+                .iter()
+                .filter(|r| r.http_keyword_campaign_id == ids.http && r.validation_status == ValidationStatus::Error)
+                .count();
+            assert_eq!(http_errors, expected as i64);
+        }
+
         let again = seed::seed(&db.db, &options(2, DOMAINS)).await.expect("second seed");
         assert_eq!(again.written(), 0);
         assert_eq!(again.present(), report.written());

@@ -5,12 +5,38 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::entity::{BusinessStatus, ValidationStatus, dns_validation_result, generated_domain, http_keyword_result};
-use crate::error::ApiResult;
+use async_graphql::dataloader::Loader;
+
+use crate::error::{ApiError, ApiResult};
 
 use super::ApiContext;
 use super::campaign::Campaign;
-use super::loader::{CampaignKey, RowKey};
+use super::loader::{CampaignKey, DbLoader, RowKey};
 use super::node::{GlobalId, NodeType};
+
+/// The row `id` of table `E` that belongs to the source campaign of `campaign` (a DNS result's
+/// generated domain, an HTTP result's DNS result): two batched loads, campaign then row.
+async fn in_source_campaign<E: 'static>(
+    ctx: &Context<'_>,
+    campaign: Uuid,
+    id: Option<Uuid>,
+) -> ApiResult<Option<<DbLoader as Loader<RowKey<E>>>::Value>>
+where
+    DbLoader: Loader<RowKey<E>, Error = ApiError>,
+{
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let loader = &ApiContext::get(ctx)?.loader;
+    let Some(source) = loader
+        .load_one::<CampaignKey>(CampaignKey(campaign))
+        .await?
+        .and_then(|c| c.source_campaign_id)
+    else {
+        return Ok(None);
+    };
+    loader.load_one(RowKey::<E>::new(source, id)).await
+}
 
 async fn campaign(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<Campaign>> {
     Ok(ApiContext::get(ctx)?
@@ -120,21 +146,11 @@ impl DnsValidationResult {
 
     /// The generated domain that was checked (it belongs to this campaign's source campaign).
     async fn generated_domain(&self, ctx: &Context<'_>) -> ApiResult<Option<GeneratedDomain>> {
-        let Some(id) = self.0.generated_domain_id else {
-            return Ok(None);
-        };
-        let loader = &ApiContext::get(ctx)?.loader;
-        let Some(source) = loader
-            .load_one(CampaignKey(self.0.dns_campaign_id))
-            .await?
-            .and_then(|c| c.source_campaign_id)
-        else {
-            return Ok(None);
-        };
-        Ok(loader
-            .load_one(RowKey::<generated_domain::Entity>::new(source, id))
-            .await?
-            .map(GeneratedDomain))
+        Ok(
+            in_source_campaign::<generated_domain::Entity>(ctx, self.0.dns_campaign_id, self.0.generated_domain_id)
+                .await?
+                .map(GeneratedDomain),
+        )
     }
 
     /// The domain that was checked.
@@ -206,21 +222,13 @@ impl HttpKeywordResult {
 
     /// The DNS result this check followed (it belongs to this campaign's source campaign).
     async fn dns_validation_result(&self, ctx: &Context<'_>) -> ApiResult<Option<DnsValidationResult>> {
-        let Some(id) = self.0.dns_result_id else {
-            return Ok(None);
-        };
-        let loader = &ApiContext::get(ctx)?.loader;
-        let Some(source) = loader
-            .load_one(CampaignKey(self.0.http_keyword_campaign_id))
-            .await?
-            .and_then(|c| c.source_campaign_id)
-        else {
-            return Ok(None);
-        };
-        Ok(loader
-            .load_one(RowKey::<dns_validation_result::Entity>::new(source, id))
-            .await?
-            .map(DnsValidationResult))
+        Ok(in_source_campaign::<dns_validation_result::Entity>(
+            ctx,
+            self.0.http_keyword_campaign_id,
+            self.0.dns_result_id,
+        )
+        .await?
+        .map(DnsValidationResult))
     }
 
     /// The domain that was fetched.

@@ -153,6 +153,28 @@ db_test!(
             .unwrap_or(0);
         assert_eq!(json!(sum), http["httpKeywordResults"]["totalCount"]);
         assert_eq!(json!(db.scalar("SELECT count(*) FROM http_keyword_results").await), http["httpKeywordResults"]["totalCount"]);
+
+        // Links into the source campaign resolve to the same domain (batched loads).
+        let links = app
+            .graphql(
+                "query($d: UUID!, $h: UUID!) {
+                   dns: campaignByDatabaseId(databaseId: $d) { dnsValidationResults(first: 5) { nodes { domainName generatedDomain { domainName campaign { databaseId } } } } }
+                   http: campaignByDatabaseId(databaseId: $h) { httpKeywordResults(first: 5) { nodes { domainName dnsValidationResult { domainName } } } }
+                 }",
+                json!({ "d": ids.dns, "h": ids.http }),
+            )
+            .await;
+        let dns_nodes = links["data"]["dns"]["dnsValidationResults"]["nodes"].as_array().cloned().unwrap_or_default();
+        assert_eq!(dns_nodes.len(), 5, "{links}");
+        for n in &dns_nodes {
+            assert_eq!(n["generatedDomain"]["domainName"], n["domainName"], "{n}");
+            assert_eq!(n["generatedDomain"]["campaign"]["databaseId"], ids.generation.to_string());
+        }
+        let http_nodes = links["data"]["http"]["httpKeywordResults"]["nodes"].as_array().cloned().unwrap_or_default();
+        assert_eq!(http_nodes.len(), 5, "{links}");
+        for n in &http_nodes {
+            assert_eq!(n["dnsValidationResult"]["domainName"], n["domainName"], "{n}");
+        }
         app.stop().await;
     }
 );

@@ -53,10 +53,10 @@ pub enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Measure page latency by depth over HTTP against the configured database: p50/p95/p99
-    /// of a 50-row page at rows 0, 2.5 %, 50 % and 97.5 % of a seeded campaign, for generated
-    /// domains and every DNS filter combination, with and without totalCount. Seeds the data
-    /// when missing. Exits non-zero when a target is missed.
+    /// The performance suite against the configured database and a server started from this
+    /// binary: page latency by depth, every connection shape on a 10K and the large campaign,
+    /// index usage (EXPLAIN ANALYZE), OFFSET vs cursor, 1000-page walks, memory stability and
+    /// concurrent access. Seeds the data when missing. Exits non-zero when a target is missed.
     PerfTest {
         /// Generated domains in the campaign paged through (seeded when missing).
         #[arg(long, default_value_t = 2_000_000)]
@@ -92,9 +92,35 @@ pub enum Command {
         /// Passes over the mixed workload for the memory-stability check (0 skips it).
         #[arg(long, default_value_t = 1000)]
         memory_iterations: usize,
-        /// Target: process RSS growth over the memory-stability run, in percent.
+        /// Target: server RSS growth over the memory-stability run, in percent.
         #[arg(long, default_value_t = 10.0)]
         max_memory_growth_percent: f64,
+        /// Generated domains of the small campaign of the large-dataset component (seeded
+        /// when missing; 0 skips it).
+        #[arg(long, default_value_t = 10_000)]
+        small_domains: u64,
+        /// Timed requests per page window of each connection shape (large-dataset component).
+        #[arg(long, default_value_t = 10)]
+        shape_requests: usize,
+        /// Target: OFFSET/keyset SQL time at page 1000 (row 50,000).
+        #[arg(long, default_value_t = 25.0)]
+        min_offset_ratio_page_1000: f64,
+        /// Target: OFFSET/keyset SQL time at page 20,000 (row 1,000,000).
+        #[arg(long, default_value_t = 100.0)]
+        min_offset_ratio_row_1m: f64,
+        /// Target: p99 of the concurrent-access run, in milliseconds.
+        #[arg(long, default_value_t = 50.0)]
+        max_load_p99_ms: f64,
+        /// Target: the server's peak RSS, in MiB.
+        #[arg(long, default_value_t = 64.0)]
+        max_server_rss_mib: f64,
+        /// Run the server inside the perf-test process instead of as a child process
+        /// (latency and RSS then include the load generator's).
+        #[arg(long)]
+        in_process: bool,
+        /// Hide the progress bar.
+        #[arg(long)]
+        quiet: bool,
         /// Also write the report as JSON to this file.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
@@ -192,8 +218,26 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> Result<()> {
             walk_pages,
             memory_iterations,
             max_memory_growth_percent,
+            small_domains,
+            shape_requests,
+            min_offset_ratio_page_1000,
+            min_offset_ratio_row_1m,
+            max_load_p99_ms,
+            max_server_rss_mib,
+            in_process,
+            quiet,
             json,
         } => {
+            let server = if in_process {
+                crate::perf::server::ServerMode::InProcess
+            } else {
+                crate::perf::server::ServerMode::Child {
+                    binary: std::env::current_exe()
+                        .map_err(|e| Error::Internal(format!("cannot find this program's binary: {e}")))?,
+                    env: env.clone(),
+                    config: cli.config.clone(),
+                }
+            };
             let options = crate::perf::PerfOptions {
                 domains,
                 requests,
@@ -207,6 +251,14 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> Result<()> {
                 walk_pages,
                 memory_iterations,
                 max_memory_growth_percent,
+                small_domains,
+                shape_requests,
+                min_offset_ratio_page_1000,
+                min_offset_ratio_row_1m,
+                max_load_p99_ms,
+                max_server_rss_mib,
+                server,
+                progress: !quiet,
             };
             let report = crate::perf::run(settings, &options).await?;
             if let Some(path) = json {
@@ -215,7 +267,12 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> Result<()> {
                     .map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))?;
             }
             if report.failures.is_empty() {
-                println!("perf-test: all targets met ({} points)", report.points.len());
+                println!(
+                    "perf-test: all targets met ({} depth points, {} connection shapes, {} plans)",
+                    report.points.len(),
+                    report.datasets.len(),
+                    report.index_usage.len()
+                );
                 Ok(())
             } else {
                 for failure in &report.failures {

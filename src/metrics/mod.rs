@@ -26,7 +26,9 @@ use chrono::{DateTime, Utc};
 pub use alerts::{Alert, AlertInputs, AlertThresholds, Severity, evaluate};
 pub use histogram::{HistogramSnapshot, LatencyHistogram};
 pub use limiter::{AdaptiveGate, AdaptiveLimit, GateClosed, GatePermit, LimitChange, LimiterConfig, LimiterSnapshot};
-pub use memory::{GrowthFigure, MemoryReading, MemorySnapshot, MemoryTracker, MemoryTrackerConfig, read_memory};
+pub use memory::{
+    GrowthFigure, MemoryReading, MemorySnapshot, MemoryTracker, MemoryTrackerConfig, parse_proc_status, read_memory,
+};
 pub use pool::{DEFAULT_LEAK_BOUND, HeldConnection, LongHeld, PoolSnapshot, PoolStats};
 pub use queries::{QueryRecorder, QueryTypeSnapshot, RecordOutcome, delta_all, merged_latency};
 pub use recommendations::{LimiterFigures, PoolFigures, QueryFigures, Recommendation, RecommendationInputs, recommend};

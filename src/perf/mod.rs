@@ -1,14 +1,33 @@
 //! `domainflow perf-test`: measurements against the real server and database, run as a
 //! command rather than as timed tests (shared machines are noisy; a timed test flakes).
 //!
-//! The `depth` benchmark: p50/p95/p99 latency of a 50-row page over HTTP at depth 0, 2.5 %,
-//! 50 % and 97.5 % of a seeded 2,000,000-row campaign (rows 0, 50,000, 1,000,000, 1,950,000),
-//! for generated domains and for every DNS filter combination, with and without totalCount.
-//! Deep pages are reached the way a client reaches them — a cursor — obtained with the
-//! `find*` jump API, so no OFFSET is ever measured.
+//! Components, in the order they run:
+//! - **depth points**: p50/p95/p99 of a 50-row page over HTTP at depth 0, 2.5 %, 50 % and
+//!   97.5 % of a seeded 2,000,000-row campaign (rows 0, 50,000, 1,000,000, 1,950,000), for
+//!   generated domains and every DNS filter combination, with and without totalCount. Deep
+//!   pages are reached the way a client reaches them — a cursor from the `find*` jump API.
+//! - **large dataset handling** ([`datasets`]): every connection × ordering × direction ×
+//!   filter ([`shapes`]) on a 10K and the 2M campaign: first, next, last and previous page,
+//!   checked against plain SQL and timed.
+//! - **index usage** ([`plans`]): EXPLAIN (ANALYZE, BUFFERS) of the server's statement for
+//!   each shape and window on the 2M campaign (EXPLAIN QUERY PLAN on SQLite); a Seq Scan,
+//!   a Sort or rows filtered after the index fail the run; buffers per page are reported.
+//! - **OFFSET baseline** and **cursor walks** ([`walk`]); **memory stability**; **concurrent
+//!   access** through the one load generator ([`load`]) with pool figures from Query.metrics
+//!   sampled during the run.
+//!
+//! `domainflow perf-test` runs the server as a child process of its own binary
+//! ([`server::ServerMode::Child`]), so the server's latency and RSS are not shared with the
+//! load generator; tests run it in process.
 
+pub mod datasets;
 pub mod load;
+pub mod plans;
+pub mod server;
+pub mod shapes;
 pub mod walk;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +39,9 @@ use uuid::Uuid;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::startup::Application;
+
+use server::Server;
+use shapes::ChainModels;
 
 /// Options of `perf-test`.
 #[derive(Debug, Clone)]
@@ -46,6 +68,49 @@ pub struct PerfOptions {
     pub memory_iterations: usize,
     /// Target: RSS growth over the memory run, percent.
     pub max_memory_growth_percent: f64,
+    /// Domains of the small campaign of the large-dataset component (0 skips it).
+    pub small_domains: u64,
+    /// Timed requests per window of each shape in the large-dataset component.
+    pub shape_requests: usize,
+    /// Targets: OFFSET/keyset SQL time at page 1000 (row 50,000) and page 20,000 (row 1M).
+    pub min_offset_ratio_page_1000: f64,
+    pub min_offset_ratio_row_1m: f64,
+    /// Target: p99 of the concurrent-access run, in milliseconds.
+    pub max_load_p99_ms: f64,
+    /// Target: the server's peak RSS, in MiB.
+    pub max_server_rss_mib: f64,
+    /// Where the server runs.
+    pub server: server::ServerMode,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+impl Default for PerfOptions {
+    /// The targets at 2M rows (what `domainflow perf-test` runs without flags).
+    fn default() -> Self {
+        Self {
+            domains: 2_000_000,
+            requests: 200,
+            warmup: 20,
+            max_depth_ratio: 1.5,
+            max_p50_ms: 5.0,
+            max_total_count_cost_ms: 1.0,
+            users: 20,
+            queries_per_user: 100,
+            compare: false,
+            walk_pages: 1000,
+            memory_iterations: 1000,
+            max_memory_growth_percent: 10.0,
+            small_domains: 10_000,
+            shape_requests: 10,
+            min_offset_ratio_page_1000: 25.0,
+            min_offset_ratio_row_1m: 100.0,
+            max_load_p99_ms: 50.0,
+            max_server_rss_mib: 64.0,
+            server: server::ServerMode::InProcess,
+            progress: false,
+        }
+    }
 }
 
 /// One measured point.
@@ -72,7 +137,70 @@ pub struct Report {
     pub offset_baseline: Vec<walk::OffsetPoint>,
     pub walks: Vec<walk::WalkReport>,
     pub memory: Option<walk::MemoryReport>,
+    pub datasets: Vec<datasets::ShapeReport>,
+    pub index_usage: Vec<plans::IndexReport>,
+    pub server: ServerFigures,
     pub failures: Vec<String>,
+}
+
+/// The server process at the end of the run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServerFigures {
+    /// False when the server shared this process with the load generator (figures are both).
+    pub separate_process: bool,
+    pub rss_bytes: u64,
+    pub peak_rss_bytes: u64,
+}
+
+/// The run's progress on stderr: one bar per component, report lines printed above it.
+/// Hidden (lines go straight to stderr) when not wanted or stderr is not a terminal.
+pub(crate) struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    fn new(visible: bool) -> Self {
+        let bar = if visible {
+            ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        if !bar.is_hidden() {
+            bar.enable_steady_tick(Duration::from_millis(200));
+        }
+        Self { bar }
+    }
+
+    /// Starts a component of `len` steps (0: a spinner).
+    pub(crate) fn phase(&self, name: &str, len: u64) {
+        let template = if len > 0 {
+            "{prefix:<28} [{bar:32}] {pos:>6}/{len:<6} {elapsed_precise}"
+        } else {
+            "{prefix:<28} {spinner} {elapsed_precise}"
+        };
+        self.bar
+            .set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+        self.bar.set_prefix(name.to_owned());
+        self.bar.set_length(len);
+        self.bar.set_position(0);
+    }
+
+    pub(crate) fn inc(&self) {
+        self.bar.inc(1);
+    }
+
+    /// A report line, above the bar.
+    pub(crate) fn line(&self, text: impl AsRef<str>) {
+        if self.bar.is_hidden() {
+            eprintln!("{}", text.as_ref());
+        } else {
+            self.bar.println(text.as_ref());
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -197,12 +325,19 @@ impl Target {
     }
 }
 
-async fn measure(client: &Client, query: &str, variables: &Value, opts: &PerfOptions) -> Result<Vec<f64>> {
-    for _ in 0..opts.warmup {
+/// `warmup` untimed then `requests` timed requests; the latencies in milliseconds, sorted.
+pub(crate) async fn measure(
+    client: &Client,
+    query: &str,
+    variables: &Value,
+    warmup: usize,
+    requests: usize,
+) -> Result<Vec<f64>> {
+    for _ in 0..warmup {
         client.post(query, variables.clone()).await?;
     }
-    let mut samples = Vec::with_capacity(opts.requests);
-    for _ in 0..opts.requests {
+    let mut samples = Vec::with_capacity(requests);
+    for _ in 0..requests {
         let started = Instant::now();
         client.post(query, variables.clone()).await?;
         samples.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -211,47 +346,270 @@ async fn measure(client: &Client, query: &str, variables: &Value, opts: &PerfOpt
     Ok(samples)
 }
 
-/// Runs the depth benchmark; seeds the data first when it is missing.
-pub async fn run(mut settings: Settings, opts: &PerfOptions) -> Result<Report> {
+/// Runs every component; seeds the data first when it is missing.
+pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
+    let progress = Progress::new(opts.progress);
     // Setup queries need a few connections, not the server's pool.
     let mut setup = settings.clone();
     setup.db_max_open_conns = 4;
     let db = crate::db::connect(&setup).await?;
     crate::db::migrate(&db, &settings).await?;
-    eprintln!(
-        "perf-test: making sure the {}-domain chain is loaded (seeding resumes if needed)",
-        opts.domains
-    );
-    let seed_report = crate::seed::seed(
-        &db,
-        &crate::seed::SeedOptions {
-            campaigns: 1,
-            domains: opts.domains,
-            progress: true,
-        },
-    )
-    .await?;
-    eprintln!("{seed_report}");
+    let mut chains = Vec::new();
+    for (label, domains) in [
+        (size_label(opts.small_domains), opts.small_domains),
+        (size_label(opts.domains), opts.domains),
+    ] {
+        if domains == 0 || chains.iter().any(|(_, d)| *d == domains) {
+            continue;
+        }
+        progress.line(format!(
+            "perf-test: making sure the {domains}-domain chain is loaded (seeding resumes if needed)"
+        ));
+        let seed_report = crate::seed::seed(
+            &db,
+            &crate::seed::SeedOptions {
+                campaigns: 1,
+                domains,
+                progress: opts.progress,
+            },
+        )
+        .await?;
+        progress.line(seed_report.to_string());
+        chains.push((label, domains));
+    }
     let ids = crate::seed::chain_ids(0, opts.domains);
 
-    settings.port = 0;
-    settings.host = "127.0.0.1".to_owned();
-    let app = Application::build(settings.clone()).await?;
+    let server = Server::start(&opts.server, &settings).await?;
     let client = Client {
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| Error::Internal(e.to_string()))?,
-        url: format!("http://127.0.0.1:{}/graphql", app.port()),
+        url: server.graphql_url(),
     };
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = stop_rx.await;
-    }));
 
+    let mut failures = Vec::new();
+    let (points, mut workload) =
+        depth_points(&db, &client, &progress, ids.generation, ids.dns, opts, &mut failures).await?;
+
+    // Large dataset handling: every shape on each chain; the cursors of the largest feed the
+    // index-usage component, its requests join the load workload.
+    let shapes = shapes::all_shapes();
+    let mut dataset_reports = Vec::new();
+    let mut visited = Vec::new();
+    for (label, domains) in &chains {
+        let chain = ChainModels::load(&db, &crate::seed::chain_ids(0, *domains)).await?;
+        let (reports, seen, requests) = datasets::run(
+            &db,
+            &client,
+            &progress,
+            label,
+            &chain,
+            &shapes,
+            opts.shape_requests,
+            Some(opts.max_p50_ms),
+            &mut failures,
+        )
+        .await?;
+        dataset_reports.extend(reports);
+        if *domains == opts.domains {
+            visited = seen;
+            workload.extend(requests);
+        }
+    }
+    let big = ChainModels::load(&db, &ids).await?;
+    let index_usage = plans::validate(&db, &big, &visited, &progress, &mut failures).await?;
+
+    let offset_baseline = walk::offset_baseline(&db, &client, &progress, ids.generation, opts.domains, 5).await?;
+    for (page, min, what) in [
+        (1000, opts.min_offset_ratio_page_1000, "page 1000 (row 50,000)"),
+        (20_000, opts.min_offset_ratio_row_1m, "page 20,000 (row 1,000,000)"),
+    ] {
+        if let Some(point) = offset_baseline.iter().find(|p| p.page == page) {
+            let ratio = point.offset_sql_ms / point.keyset_sql_ms.max(1e-6);
+            if ratio < min {
+                failures.push(format!("OFFSET/keyset at {what}: {ratio:.1}× < {min}×"));
+            }
+        }
+    }
+    let mut walks = Vec::new();
+    if opts.walk_pages > 0 {
+        for forwards in [true, false] {
+            let report = walk::walk(&client, &progress, ids.generation, opts.walk_pages, forwards).await?;
+            if report.deepest_over_first > opts.max_depth_ratio {
+                failures.push(format!(
+                    "walk {}: deepest pages {:.2}× the first (> {}×)",
+                    report.direction, report.deepest_over_first, opts.max_depth_ratio
+                ));
+            }
+            walks.push(report);
+        }
+    }
+    let rss = || server.memory().map_or(0, |m| m.rss_bytes);
+    let mut memory = None;
+    if opts.memory_iterations > 0 && !workload.is_empty() {
+        progress.phase("memory stability", 0);
+        let report = walk::memory_stability(&client.url, &workload, opts.memory_iterations, rss).await?;
+        progress.line(format!(
+            "memory: {} requests, server RSS {:.1} MiB → {:.1} MiB ({:+.1} %), {} errors",
+            report.requests,
+            report.rss_before_bytes as f64 / MIB,
+            report.rss_after_bytes as f64 / MIB,
+            report.growth_percent,
+            report.errors
+        ));
+        if report.growth_percent > opts.max_memory_growth_percent {
+            failures.push(format!(
+                "memory grew {:.1} % over {} iterations (> {} %)",
+                report.growth_percent, report.iterations, opts.max_memory_growth_percent
+            ));
+        }
+        if report.errors > 0 {
+            failures.push(format!("memory stability: {} errors", report.errors));
+        }
+        memory = Some(report);
+    }
+    let mut load_reports = Vec::new();
+    if opts.users > 0 && !workload.is_empty() {
+        progress.phase("concurrent access", 0);
+        let report = load::run(
+            "concurrent access",
+            &client.url,
+            &workload,
+            opts.users,
+            opts.queries_per_user,
+        )
+        .await;
+        progress.line(report.to_string());
+        match &report.pool {
+            Some(pool) => progress.line(pool.to_string()),
+            None => failures.push("concurrent access: the pool figures of Query.metrics could not be read".to_owned()),
+        }
+        if report.errors > 0 {
+            failures.push(format!("concurrent access: {} errors", report.errors));
+        }
+        if report.p99_ms > opts.max_load_p99_ms {
+            failures.push(format!(
+                "concurrent access: p99 {:.2} ms > {} ms ({} users × {} queries)",
+                report.p99_ms, opts.max_load_p99_ms, opts.users, opts.queries_per_user
+            ));
+        }
+        load_reports.push(report);
+    }
+    let reading = server.memory();
+    let server_figures = ServerFigures {
+        separate_process: server.separate_process(),
+        rss_bytes: reading.map_or(0, |m| m.rss_bytes),
+        peak_rss_bytes: reading.map_or(0, |m| m.peak_rss_bytes),
+    };
+    progress.line(format!(
+        "server{}: RSS {:.1} MiB, peak {:.1} MiB",
+        if server_figures.separate_process {
+            ""
+        } else {
+            " (in process, with the load generator)"
+        },
+        server_figures.rss_bytes as f64 / MIB,
+        server_figures.peak_rss_bytes as f64 / MIB
+    ));
+    if server_figures.peak_rss_bytes as f64 / MIB > opts.max_server_rss_mib {
+        failures.push(format!(
+            "server peak RSS {:.1} MiB > {} MiB",
+            server_figures.peak_rss_bytes as f64 / MIB,
+            opts.max_server_rss_mib
+        ));
+    }
+    server.stop().await?;
+
+    if opts.compare && opts.users > 0 && !workload.is_empty() {
+        load_reports.extend(compare(&settings, &progress, &workload, opts).await?);
+    }
+    progress.finish();
+
+    Ok(Report {
+        backend: format!("{:?}", db.get_database_backend()),
+        rows: opts.domains,
+        requests_per_point: opts.requests,
+        points,
+        load: load_reports,
+        offset_baseline,
+        walks,
+        memory,
+        datasets: dataset_reports,
+        index_usage,
+        server: server_figures,
+        failures,
+    })
+}
+
+const MIB: f64 = 1_048_576.0;
+
+/// "10K", "2M", "2000".
+fn size_label(rows: u64) -> String {
+    match rows {
+        r if r >= 1_000_000 && r % 1_000_000 == 0 => format!("{}M", r / 1_000_000),
+        r if r >= 1_000 && r % 1_000 == 0 => format!("{}K", r / 1_000),
+        r => r.to_string(),
+    }
+}
+
+/// Recording on vs off (two in-process servers, same data, alternating rounds) and the
+/// adaptive limit under overload.
+async fn compare(
+    settings: &Settings,
+    progress: &Progress,
+    workload: &[load::Request],
+    opts: &PerfOptions,
+) -> Result<Vec<load::LoadReport>> {
+    let mut reports = Vec::new();
+    let mut off = settings.clone();
+    off.enable_query_monitoring = false;
+    off.enable_connection_monitoring = false;
+    let variants = [("recording on", settings.clone()), ("recording off", off)];
+    let mut throughput = [0.0f64; 2];
+    progress.phase("recording on vs off", 6);
+    for round in 0..3 {
+        for (i, (label, variant)) in variants.iter().enumerate() {
+            let report = load_against(variant.clone(), label, workload, opts.users, opts.queries_per_user).await?;
+            progress.line(format!("round {round}: {report}"));
+            progress.inc();
+            throughput[i] += report.requests_per_second;
+            reports.push(report);
+        }
+    }
+    let cost = (throughput[1] - throughput[0]) / throughput[1].max(f64::EPSILON) * 100.0;
+    // Reported, not a target: end to end on a shared 2-core machine this is mostly noise;
+    // `cargo bench --bench hot_paths` measures the recording cost per call deterministically.
+    progress.line(format!(
+        "recording on vs off: {cost:.2} % throughput difference (mean of 3 alternating rounds)"
+    ));
+
+    // The adaptive limit under overload: 4× the users on a small pool.
+    let mut fixed = settings.clone();
+    fixed.db_max_open_conns = 8;
+    let mut adaptive = fixed.clone();
+    adaptive.db_adaptive_limit = true;
+    for (label, variant) in [("overload, fixed limit", fixed), ("overload, adaptive limit", adaptive)] {
+        let report = load_against(variant, label, workload, opts.users * 4, opts.queries_per_user).await?;
+        progress.line(report.to_string());
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+/// The depth points (see the module docs); the requests they sent join the load workload.
+async fn depth_points(
+    db: &DatabaseConnection,
+    client: &Client,
+    progress: &Progress,
+    generation: Uuid,
+    dns: Uuid,
+    opts: &PerfOptions,
+    failures: &mut Vec<String>,
+) -> Result<(Vec<Point>, Vec<load::Request>)> {
     let mut targets = vec![Target {
         name: "generatedDomains",
-        campaign: ids.generation,
+        campaign: generation,
         filter_label: "-".into(),
         filter: Value::Null,
         filter_sql: String::new(),
@@ -286,7 +644,7 @@ pub async fn run(mut settings: Settings, opts: &PerfOptions) -> Result<Report> {
             }
             targets.push(Target {
                 name: "dnsValidationResults",
-                campaign: ids.dns,
+                campaign: dns,
                 filter_label: format!("validationStatus={vs_label} businessStatus={bs_label}"),
                 filter: Value::Object(filter),
                 filter_sql,
@@ -298,25 +656,26 @@ pub async fn run(mut settings: Settings, opts: &PerfOptions) -> Result<Report> {
     }
 
     let mut points = Vec::new();
-    let mut failures = Vec::new();
     let mut workload = Vec::new();
+    progress.phase("depth points", targets.len() as u64 * 4);
     for target in &targets {
-        let rows = target.count(&db).await?;
+        let rows = target.count(db).await?;
         if rows == 0 {
             continue;
         }
         let depths = [0, rows / 40, rows / 2, rows - rows / 40 - 1];
         let mut p50_by_depth = Vec::new();
         for depth in depths {
-            let cursor = target.cursor_at(&db, &client, depth).await?;
+            let cursor = target.cursor_at(db, client, depth).await?;
             let variables = json!({ "c": target.campaign, "after": cursor, "filter": target.filter });
             let mut p50s = [0.0; 2];
             for (i, with_total) in [false, true].into_iter().enumerate() {
+                let query = target.page_query(with_total);
+                let samples = measure(client, &query, &variables, opts.warmup, opts.requests).await?;
                 workload.push(load::Request {
-                    query: target.page_query(with_total),
+                    query,
                     variables: variables.clone(),
                 });
-                let samples = measure(&client, &target.page_query(with_total), &variables, opts).await?;
                 let point = Point {
                     connection: target.name.to_owned(),
                     filter: target.filter_label.clone(),
@@ -327,7 +686,7 @@ pub async fn run(mut settings: Settings, opts: &PerfOptions) -> Result<Report> {
                     p99_ms: percentile(&samples, 99.0),
                     mean_ms: samples.iter().sum::<f64>() / samples.len().max(1) as f64,
                 };
-                eprintln!(
+                progress.line(format!(
                     "{:<22} {:<48} depth {:>9} total={:<5} p50 {:>7.3} ms  p95 {:>7.3} ms  p99 {:>7.3} ms",
                     point.connection,
                     point.filter,
@@ -336,7 +695,7 @@ pub async fn run(mut settings: Settings, opts: &PerfOptions) -> Result<Report> {
                     point.p50_ms,
                     point.p95_ms,
                     point.p99_ms
-                );
+                ));
                 p50s[i] = point.p50_ms;
                 if point.p50_ms > opts.max_p50_ms {
                     failures.push(format!(
@@ -356,6 +715,7 @@ pub async fn run(mut settings: Settings, opts: &PerfOptions) -> Result<Report> {
                 ));
             }
             p50_by_depth.push(p50s[0]);
+            progress.inc();
         }
         let fastest = p50_by_depth.iter().copied().fold(f64::INFINITY, f64::min);
         let slowest = p50_by_depth.iter().copied().fold(0.0, f64::max);
@@ -369,102 +729,7 @@ pub async fn run(mut settings: Settings, opts: &PerfOptions) -> Result<Report> {
             ));
         }
     }
-    let offset_baseline = walk::offset_baseline(&db, &client, ids.generation, opts.domains, 5).await?;
-    let mut walks = Vec::new();
-    if opts.walk_pages > 0 {
-        for forwards in [true, false] {
-            let report = walk::walk(&client, ids.generation, opts.walk_pages, forwards).await?;
-            if report.deepest_over_first > opts.max_depth_ratio {
-                failures.push(format!(
-                    "walk {}: deepest pages {:.2}× the first (> {}×)",
-                    report.direction, report.deepest_over_first, opts.max_depth_ratio
-                ));
-            }
-            walks.push(report);
-        }
-    }
-    let mut memory = None;
-    if opts.memory_iterations > 0 && !workload.is_empty() {
-        let report = walk::memory_stability(&client.url, &workload, opts.memory_iterations).await?;
-        if report.growth_percent > opts.max_memory_growth_percent {
-            failures.push(format!(
-                "memory grew {:.1} % over {} iterations (> {} %)",
-                report.growth_percent, report.iterations, opts.max_memory_growth_percent
-            ));
-        }
-        memory = Some(report);
-    }
-    let mut load_reports = Vec::new();
-    if opts.users > 0 && !workload.is_empty() {
-        let report = load::run(
-            "concurrent access",
-            &client.url,
-            &workload,
-            opts.users,
-            opts.queries_per_user,
-        )
-        .await;
-        eprintln!("{report}");
-        if report.errors > 0 {
-            failures.push(format!("concurrent access: {} errors", report.errors));
-        }
-        load_reports.push(report);
-        if let Ok(m) = client
-            .post(
-                "{ metrics { pool { configuredMax peakInUse waits waitMaxMs acquireTimeouts } } }",
-                json!({}),
-            )
-            .await
-        {
-            eprintln!("pool during the run: {}", m["data"]["metrics"]["pool"]);
-        }
-    }
-    let _ = stop_tx.send(());
-    let _ = server.await;
-
-    if opts.compare && opts.users > 0 && !workload.is_empty() {
-        // Recording on vs off: two servers, same data, alternating rounds.
-        let mut off = settings.clone();
-        off.enable_query_monitoring = false;
-        off.enable_connection_monitoring = false;
-        let variants = [("recording on", settings.clone()), ("recording off", off)];
-        let mut throughput = [0.0f64; 2];
-        for round in 0..3 {
-            for (i, (label, variant)) in variants.iter().enumerate() {
-                let report = load_against(variant.clone(), label, &workload, opts.users, opts.queries_per_user).await?;
-                eprintln!("round {round}: {report}");
-                throughput[i] += report.requests_per_second;
-                load_reports.push(report);
-            }
-        }
-        let cost = (throughput[1] - throughput[0]) / throughput[1].max(f64::EPSILON) * 100.0;
-        // Reported, not a target: end to end on a shared 2-core machine this is mostly noise;
-        // `cargo bench --bench hot_paths` measures the recording cost per call deterministically.
-        eprintln!("recording on vs off: {cost:.2} % throughput difference (mean of 3 alternating rounds)");
-
-        // The adaptive limit under overload: 4× the users on a small pool.
-        let mut fixed = settings.clone();
-        fixed.db_max_open_conns = 8;
-        let mut adaptive = fixed.clone();
-        adaptive.db_adaptive_limit = true;
-        for (label, variant) in [("overload, fixed limit", fixed), ("overload, adaptive limit", adaptive)] {
-            let report = load_against(variant, label, &workload, opts.users * 4, opts.queries_per_user).await?;
-            eprintln!("{report}");
-            load_reports.push(report);
-        }
-    }
-
-    Ok(Report {
-        backend: format!("{:?}", db.get_database_backend()),
-        rows: opts.domains,
-        requests_per_point: opts.requests,
-        points,
-        load: load_reports,
-        offset_baseline,
-        walks,
-        memory,
-        failures,
-    })
+    Ok((points, workload))
 }
 
 /// Starts a server with `settings` on a free port, runs the load against it, stops it.

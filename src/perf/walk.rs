@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Client, load, percentile};
+use super::{Client, Progress, load, percentile};
 use crate::error::{Error, Result};
 
 /// OFFSET vs keyset at one page of the generation campaign.
@@ -42,6 +42,7 @@ async fn time_sql(db: &DatabaseConnection, sql: &str, values: Vec<sea_orm::Value
 pub(crate) async fn offset_baseline(
     db: &DatabaseConnection,
     client: &Client,
+    progress: &Progress,
     campaign: Uuid,
     rows: u64,
     runs: usize,
@@ -52,7 +53,10 @@ pub(crate) async fn offset_baseline(
         _ => format!("${n}"),
     };
     let mut points = Vec::new();
-    for page in [1, 10, 100, 1000, 5000, 10_000, 20_000, 30_000, last_page] {
+    let pages = [1, 10, 100, 1000, 5000, 10_000, 20_000, 30_000, last_page];
+    progress.phase("OFFSET baseline", pages.len() as u64);
+    for page in pages {
+        progress.inc();
         if page > last_page || (page == last_page && points.iter().any(|p: &OffsetPoint| p.page == page)) {
             continue;
         }
@@ -95,14 +99,14 @@ pub(crate) async fn offset_baseline(
             keyset_sql_ms: keyset_ms,
             keyset_http_ms: percentile(&samples, 50.0),
         };
-        eprintln!(
+        progress.line(format!(
             "page {:>6}: OFFSET SQL {:>9.3} ms   keyset SQL {:>7.3} ms   keyset over HTTP {:>7.3} ms   OFFSET/keyset {:>8.1}×",
             point.page,
             point.offset_sql_ms,
             point.keyset_sql_ms,
             point.keyset_http_ms,
             point.offset_sql_ms / point.keyset_sql_ms.max(1e-6)
-        );
+        ));
         points.push(point);
     }
     Ok(points)
@@ -124,7 +128,14 @@ pub struct WalkReport {
 
 /// Walks `pages` pages of 50 over HTTP, forwards from the start (`first`/`after`) or
 /// backwards from the end (`last`/`before`).
-pub(crate) async fn walk(client: &Client, campaign: Uuid, pages: usize, forwards: bool) -> Result<WalkReport> {
+pub(crate) async fn walk(
+    client: &Client,
+    progress: &Progress,
+    campaign: Uuid,
+    pages: usize,
+    forwards: bool,
+) -> Result<WalkReport> {
+    progress.phase(if forwards { "walk forwards" } else { "walk backwards" }, pages as u64);
     let query = if forwards {
         "query($c: UUID!, $cur: String) { campaignByDatabaseId(databaseId: $c) {
            generatedDomains(first: 50, after: $cur) { edges { cursor node { id databaseId domainName offsetIndex createdAt } }
@@ -140,6 +151,7 @@ pub(crate) async fn walk(client: &Client, campaign: Uuid, pages: usize, forwards
         let started = Instant::now();
         let r = client.post(query, json!({ "c": campaign, "cur": cursor })).await?;
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+        progress.inc();
         let info = &r["data"]["campaignByDatabaseId"]["generatedDomains"]["pageInfo"];
         let (more, next) = if forwards {
             (&info["hasNextPage"], &info["endCursor"])
@@ -175,7 +187,7 @@ pub(crate) async fn walk(client: &Client, campaign: Uuid, pages: usize, forwards
         p99_ms: percentile(&sorted, 99.0),
         deepest_over_first: last / first.max(1e-6),
     };
-    eprintln!(
+    progress.line(format!(
         "walk {:<9} {:>5} pages: p50 {:.3} ms p95 {:.3} ms p99 {:.3} ms; first 100 pages p50 {:.3} ms, last 100 p50 {:.3} ms ({:.2}×)",
         report.direction,
         report.pages,
@@ -185,24 +197,29 @@ pub(crate) async fn walk(client: &Client, campaign: Uuid, pages: usize, forwards
         report.first_100_p50_ms,
         report.last_100_p50_ms,
         report.deepest_over_first
-    );
+    ));
     Ok(report)
 }
 
-/// Process RSS before and after `iterations` passes over the mixed workload.
+/// Server RSS before and after `iterations` passes over the mixed workload.
 #[derive(Debug, Clone, Serialize)]
 pub struct MemoryReport {
     pub iterations: usize,
     pub requests: usize,
+    pub errors: usize,
     pub rss_before_bytes: u64,
     pub rss_after_bytes: u64,
     pub growth_percent: f64,
 }
 
 /// Runs the workload `iterations` times (each request once per iteration, 4 users) and
-/// compares the process RSS (server and client share it) after a warm-up pass and at the end.
-pub async fn memory_stability(url: &str, workload: &[load::Request], iterations: usize) -> Result<MemoryReport> {
-    let rss = || crate::metrics::read_memory().map(|m| m.rss_bytes).unwrap_or(0);
+/// compares the server's RSS (`rss`) after a warm-up pass and at the end.
+pub async fn memory_stability(
+    url: &str,
+    workload: &[load::Request],
+    iterations: usize,
+    rss: impl Fn() -> u64,
+) -> Result<MemoryReport> {
     let per_pass = workload.len().max(1);
     load::run("memory warm-up", url, workload, 4, per_pass).await;
     let before = rss();
@@ -213,16 +230,10 @@ pub async fn memory_stability(url: &str, workload: &[load::Request], iterations:
     } else {
         (after as f64 - before as f64) / before as f64 * 100.0
     };
-    eprintln!(
-        "memory: {} requests, RSS {:.1} MiB → {:.1} MiB ({growth:+.1} %), {} errors",
-        report.requests,
-        before as f64 / 1_048_576.0,
-        after as f64 / 1_048_576.0,
-        report.errors
-    );
     Ok(MemoryReport {
         iterations,
         requests: report.requests,
+        errors: report.errors,
         rss_before_bytes: before,
         rss_after_bytes: after,
         growth_percent: growth,

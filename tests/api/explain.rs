@@ -1,23 +1,19 @@
-//! Index proof: every filter × ordering × direction × paging direction of every connection is
-//! answered by an index range scan with no sort step — on PostgreSQL on the *generic*
-//! prepared plan the server actually runs (plan_cache_mode = force_generic_plan, PREPARE +
-//! EXPLAIN EXECUTE, after loading rows and ANALYZE), on SQLite by EXPLAIN QUERY PLAN.
+//! Index proof: every filter × ordering × direction × paging direction of every connection
+//! (`perf::shapes::all_shapes`, the list perf-test uses too) is answered by an index range
+//! scan with no sort step — on PostgreSQL on the *generic* prepared plan the server actually
+//! runs (plan_cache_mode = force_generic_plan, PREPARE + EXPLAIN EXECUTE, after loading rows
+//! and ANALYZE), on SQLite by EXPLAIN QUERY PLAN — and the checker (`perf::plans`) catches a
+//! sort and a scan.
 
-use async_graphql::MaybeUndefined;
-use sea_orm::sea_query::{PostgresQueryBuilder, QueryBuilder, SqliteQueryBuilder};
-use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, Statement, TransactionTrait};
-use serde_json::Value;
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
-use domainflow::entity::{BusinessStatus, CampaignStatus, CampaignType, Timestamp, ValidationStatus, campaign};
-use domainflow::graphql::campaign::{CampaignFilter, CampaignOrder, CampaignOrderField, campaigns};
-use domainflow::graphql::campaign_rows::{
-    self, DnsValidationResultFilter, DnsValidationResultOrder, DnsValidationResultOrderField, GeneratedDomainOrder,
-    GeneratedDomainOrderField, HttpKeywordResultFilter, HttpKeywordResultOrder, HttpKeywordResultOrderField,
-};
-use domainflow::graphql::connection::{ConnectionRequest, OrderField};
+use domainflow::entity::{Timestamp, campaign};
 use domainflow::pagination::args::From as PageFrom;
-use domainflow::pagination::{Cursor, Direction, PageWindow, RowId, SortKind, SortValue, page_statement};
+use domainflow::pagination::{Cursor, PageWindow, RowId, SortKind, SortValue};
+use domainflow::perf::plans;
+use domainflow::perf::shapes::{ChainModels, Shape, all_shapes};
 
 use crate::helpers::{Backend, TestDb, insert_campaign};
 
@@ -127,181 +123,57 @@ fn windows(scope: domainflow::pagination::CursorScope, kind: SortKind) -> Vec<(&
     ]
 }
 
-#[derive(Default)]
-struct PlanFacts {
-    index_scans_on_table: usize,
-    bad: Vec<String>,
-}
-
-fn walk_pg(node: &Value, table: &str, facts: &mut PlanFacts) {
-    let kind = node["Node Type"].as_str().unwrap_or_default();
-    let relation = node["Relation Name"].as_str().unwrap_or_default();
-    if kind.contains("Sort") {
-        facts.bad.push(format!("{kind} node"));
-    }
-    if relation == table {
-        match kind {
-            "Index Scan" | "Index Only Scan" => {
-                facts.index_scans_on_table += 1;
-                if let Some(filter) = node.get("Filter") {
-                    facts.bad.push(format!("rows filtered after the index ({filter})"));
-                }
-            }
-            other => facts.bad.push(format!("{other} on {table}")),
-        }
-    }
-    if let Some(children) = node["Plans"].as_array() {
-        for child in children {
-            walk_pg(child, table, facts);
-        }
-    }
-}
-
-async fn assert_plan<E: EntityTrait, O: OrderField<E>>(
-    db: &TestDb,
-    table: &str,
-    label: &str,
-    request: impl Fn() -> ConnectionRequest<E, O>,
-) where
-    E::Model: FromQueryResult,
-{
-    let scope = request().scope();
-    let kind = request().order.kind();
+/// Asserts an index range scan with no sort for every window of `shape`.
+async fn assert_plan(db: &TestDb, chain: &ChainModels, shape: &Shape) {
+    let (scope, kind) = shape.scope(chain);
     for (window_label, window) in windows(scope, kind) {
-        let query = request().keyset();
-        let statement = page_statement(&query, &window, db.backend()).statement;
-        let label = format!("{label} [{window_label}]");
-        match db.backend {
-            Backend::Postgres => {
-                let (sql, values) = statement.build(PostgresQueryBuilder);
-                let args: Vec<String> = values
-                    .0
-                    .iter()
-                    .map(|v| PostgresQueryBuilder.value_to_string(v))
-                    .collect();
-                let txn = db.db.begin().await.expect("begin");
-                txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
-                    .await
-                    .expect("set");
-                if table == "campaigns" {
-                    txn.execute_unprepared("SET LOCAL enable_seqscan = off")
-                        .await
-                        .expect("set");
-                }
-                txn.execute_unprepared(&format!("PREPARE page_plan AS {sql}"))
-                    .await
-                    .unwrap_or_else(|e| panic!("{label}: {e}\n{sql}"));
-                let explain = format!("EXPLAIN (FORMAT JSON) EXECUTE page_plan({})", args.join(", "));
-                let row = txn
-                    .query_one_raw(Statement::from_string(db.backend(), explain.clone()))
-                    .await
-                    .unwrap_or_else(|e| panic!("{label}: {e}\n{explain}"))
-                    .expect("plan row");
-                let plan: Value = row.try_get_by_index(0).expect("json plan");
-                txn.execute_unprepared("DEALLOCATE page_plan")
-                    .await
-                    .expect("deallocate");
-                txn.rollback().await.expect("rollback");
-                let mut facts = PlanFacts::default();
-                walk_pg(&plan[0]["Plan"], table, &mut facts);
-                assert!(
-                    facts.index_scans_on_table > 0 && facts.bad.is_empty(),
-                    "{label}: {:?}\n{sql}\n{plan:#}",
-                    facts.bad
-                );
-            }
-            Backend::Sqlite => {
-                let (sql, values) = statement.build(SqliteQueryBuilder);
-                let rows = db
-                    .db
-                    .query_all_raw(Statement::from_sql_and_values(
-                        db.backend(),
-                        format!("EXPLAIN QUERY PLAN {sql}"),
-                        values,
-                    ))
-                    .await
-                    .unwrap_or_else(|e| panic!("{label}: {e}"));
-                let details: Vec<String> = rows
-                    .iter()
-                    .filter_map(|r| r.try_get_by_index::<String>(3).ok())
-                    .collect();
-                let plan = details.join("\n");
-                assert!(!plan.contains("TEMP B-TREE"), "{label}: sorts\n{plan}\n{sql}");
-                let main_access: Vec<&String> = details
-                    .iter()
-                    .filter(|d| d.contains(&format!(" {table} ")) || d.ends_with(&format!(" {table}")))
-                    .collect();
-                assert!(!main_access.is_empty(), "{label}: no access to {table}\n{plan}");
-                for access in main_access {
-                    // SEARCH = index range; SCAN … USING INDEX = walking an index in order from
-                    // one end (only when nothing narrows the range: an unfiltered first/last page).
-                    let indexed = access.starts_with("SEARCH")
-                        || access.contains("USING INDEX")
-                        || access.contains("USING COVERING INDEX");
-                    assert!(indexed, "{label}: not an index scan: {access}\n{plan}\n{sql}");
-                }
-            }
-        }
+        let statement = shape.statement(chain, &window, db.backend());
+        let label = format!("{} [{window_label}]", shape.label());
+        let check = plans::explain(&db.db, &statement, shape.table(), false)
+            .await
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        assert!(check.ok(), "{label}: {:?}\n{:#?}", check.problems, check.plan);
     }
 }
 
 db_test!(
     async fn every_connection_shape_is_an_index_range_scan(db) {
         let (generation, dns, http) = load(&db).await;
-        let directions = [Direction::Asc, Direction::Desc];
+        let chain = ChainModels { generation, dns, http };
+        let shapes = all_shapes();
+        assert!(shapes.len() >= 50, "{} shapes", shapes.len());
+        for shape in &shapes {
+            assert_plan(&db, &chain, shape).await;
+        }
+    }
+);
 
-        for field in [CampaignOrderField::CreatedAt, CampaignOrderField::Name] {
-            for direction in directions {
-                for campaign_type in [None, Some(CampaignType::DnsValidation)] {
-                    for status in [None, Some(CampaignStatus::Running)] {
-                        let label = format!("campaigns {field:?} {direction:?} type={campaign_type:?} status={status:?}");
-                        assert_plan(&db, "campaigns", &label, || {
-                            campaigns(CampaignOrder { field, direction }, CampaignFilter { campaign_type, status }, true)
-                        })
-                        .await;
-                    }
-                }
-            }
+db_test!(
+    async fn a_sort_or_a_scan_is_caught(db) {
+        // The checker itself must fail plans that are wrong: an ORDER BY on an unindexed
+        // expression sorts, and a filter on an unindexed column scans.
+        let (generation, _, _) = load(&db).await;
+        let mut sorted = Query::select();
+        sorted
+            .column(Asterisk)
+            .from(Alias::new("generated_domains"))
+            .and_where(Expr::col(Alias::new("domain_generation_campaign_id")).eq(generation.id))
+            .order_by_expr(Expr::cust("length(domain_name)"), Order::Asc)
+            .limit(51);
+        let check = plans::explain(&db.db, &sorted, "generated_domains", true).await.expect("explain");
+        assert!(!check.ok(), "a sort must be caught: {:?}", check.plan);
+        assert!(check.problems.iter().any(|p| p.contains("Sort") || p.contains("sort")), "{:?}", check.problems);
+        if db.backend == Backend::Postgres {
+            assert!(check.buffers().is_some_and(|b| b > 0), "ANALYZE reports buffers");
+            assert!(check.execution_ms.is_some());
         }
-        for field in [GeneratedDomainOrderField::OffsetIndex, GeneratedDomainOrderField::CreatedAt, GeneratedDomainOrderField::DomainName] {
-            for direction in directions {
-                let label = format!("generatedDomains {field:?} {direction:?}");
-                assert_plan(&db, "generated_domains", &label, || {
-                    campaign_rows::generated_domains(&generation, GeneratedDomainOrder { field, direction }, true)
-                })
-                .await;
-            }
-        }
-        let business = [
-            MaybeUndefined::Undefined,
-            MaybeUndefined::Null,
-            MaybeUndefined::Value(BusinessStatus::LeadCandidate),
-        ];
-        for field in [DnsValidationResultOrderField::CreatedAt, DnsValidationResultOrderField::DomainName] {
-            for direction in directions {
-                for validation_status in [None, Some(ValidationStatus::Valid)] {
-                    for business_status in business {
-                        let filter = DnsValidationResultFilter { validation_status, business_status };
-                        let label = format!("dnsValidationResults {field:?} {direction:?} {filter:?}");
-                        assert_plan(&db, "dns_validation_results", &label, || {
-                            campaign_rows::dns_validation_results(&dns, DnsValidationResultOrder { field, direction }, &filter, true)
-                        })
-                        .await;
-                    }
-                }
-            }
-        }
-        for field in [HttpKeywordResultOrderField::CreatedAt, HttpKeywordResultOrderField::DomainName] {
-            for direction in directions {
-                for validation_status in [None, Some(ValidationStatus::Invalid)] {
-                    let filter = HttpKeywordResultFilter { validation_status };
-                    let label = format!("httpKeywordResults {field:?} {direction:?} {filter:?}");
-                    assert_plan(&db, "http_keyword_results", &label, || {
-                        campaign_rows::http_keyword_results(&http, HttpKeywordResultOrder { field, direction }, filter, true)
-                    })
-                    .await;
-                }
-            }
-        }
+        let mut scanned = Query::select();
+        scanned
+            .column(Asterisk)
+            .from(Alias::new("generated_domains"))
+            .and_where(Expr::cust("length(domain_name) > 3"))
+            .limit(51);
+        let check = plans::explain(&db.db, &scanned, "generated_domains", false).await.expect("explain");
+        assert!(!check.ok(), "a scan must be caught: {:?}", check.plan);
     }
 );

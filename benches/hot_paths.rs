@@ -99,7 +99,12 @@ fn main() {
         let mut config = MetricsConfig::for_pool(100);
         config.query_monitoring = monitoring;
         config.connection_monitoring = monitoring;
-        let observer = Observer::new(Metrics::new(config), false, Duration::from_secs(5));
+        let observer = Observer::new(
+            Metrics::new(config),
+            false,
+            Duration::from_secs(5),
+            domainflow::db::health::Health::new(true),
+        );
         let per_call = bench(label, 200_000, || {
             runtime.block_on(async {
                 let out = observer

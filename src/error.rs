@@ -2,7 +2,7 @@
 //! `extensions.code` (DESIGN.md, "The API contract"). Internal details are logged, never sent.
 
 use async_graphql::ErrorExtensions;
-use sea_orm::{ConnAcquireErr, DbErr};
+use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
 
 use crate::config::ConfigError;
 
@@ -59,6 +59,10 @@ impl From<DbErr> for Error {
         match &err {
             DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => Self::ServiceUnavailable,
             DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed) | DbErr::Conn(_) => Self::ServiceUnavailable,
+            DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => match classify(e) {
+                Some(mapped) => mapped,
+                None => Self::Database(err),
+            },
             _ => Self::Database(err),
         }
     }
@@ -66,10 +70,36 @@ impl From<DbErr> for Error {
 
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::ServiceUnavailable,
-            other => Self::Database(DbErr::Custom(other.to_string())),
-        }
+        classify(&err).unwrap_or_else(|| Self::Database(DbErr::Custom(err.to_string())))
+    }
+}
+
+/// The driver errors that mean "the database is unreachable or busy" (SERVICE_UNAVAILABLE)
+/// or "the statement ran out of time" (TIMEOUT) rather than a fault of ours.
+fn classify(err: &sqlx::Error) -> Option<Error> {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => Some(Error::ServiceUnavailable),
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            // PostgreSQL: query_canceled (statement_timeout), lock_not_available.
+            Some("57014") | Some("55P03") => Some(Error::Timeout),
+            // PostgreSQL: admin/crash shutdown, cannot connect now, connection exceptions (08…).
+            Some("57P01") | Some("57P02") | Some("57P03") => Some(Error::ServiceUnavailable),
+            Some(code) if code.starts_with("08") => Some(Error::ServiceUnavailable),
+            // SQLite: SQLITE_BUSY / SQLITE_LOCKED (and their extended codes): another
+            // connection holds the lock past the busy timeout.
+            Some(code) if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => {
+                match code.parse::<i32>().map(|c| c & 0xff) {
+                    Ok(5) | Ok(6) => Some(Error::ServiceUnavailable),
+                    _ => None,
+                }
+            }
+            _ => None,
+        },
+        _ => None,
     }
 }
 

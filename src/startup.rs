@@ -3,11 +3,15 @@
 //! graceful shutdown that lets requests in flight finish within the grace period.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
 
 use tokio::net::TcpListener;
 
 use crate::config::{DatabaseTarget, Settings};
+use crate::db::health::{BringUp, Health};
 use crate::error::{Error, Result};
 use crate::graphql::{Limits, build_schema};
 use crate::http::{AppState, router};
@@ -33,16 +37,32 @@ impl Application {
             .map_err(|e| Error::Internal(format!("cannot read the bound address: {e}")))?
             .port();
         tracing::info!(database = %settings.database.display_url(), "connecting to the database");
-        let db = crate::db::connect(&settings).await?;
-        let mut background = vec![crate::db::spawn_idle_reaper(db.clone(), settings.db_max_idle_conns)];
-        if settings.auto_migrate {
-            crate::db::migrate(&db, &settings).await?;
-        }
-        if matches!(settings.database, DatabaseTarget::EmbeddedDefault { .. })
-            && crate::seed::load_demo_if_empty(&db).await?
-        {
-            tracing::info!("loaded the demo dataset into the empty embedded database");
-        }
+        let capacity: Arc<OnceLock<u32>> = Arc::default();
+        let (db, health, pending) = match crate::db::connect(&settings).await {
+            Ok(db) => {
+                bring_up(&db, &settings, &capacity).await?;
+                (db, Health::new(true), None)
+            }
+            Err(Error::ServiceUnavailable) => {
+                // Serve anyway: /readyz says not ready, requests fail fast with
+                // SERVICE_UNAVAILABLE, and the watchdog finishes start-up when it answers.
+                tracing::warn!(
+                    "database unreachable within DB_CONNECT_TIMEOUT_SECONDS; serving without it until it answers"
+                );
+                let (later, capacity_later) = (settings.clone(), capacity.clone());
+                let pending: BringUp = Box::new(move |db| {
+                    let (settings, capacity) = (later.clone(), capacity_later.clone());
+                    Box::pin(async move { bring_up(&db, &settings, &capacity).await })
+                });
+                (crate::db::connect_lazy(&settings)?, Health::new(false), Some(pending))
+            }
+            Err(err) => return Err(err),
+        };
+        let ping_timeout = settings.db_acquire_timeout.min(Duration::from_secs(2));
+        let mut background = vec![
+            crate::db::spawn_idle_reaper(db.clone(), settings.db_max_idle_conns),
+            crate::db::health::spawn_watchdog(db.clone(), health.clone(), pending, ping_timeout),
+        ];
         let metrics = crate::metrics::Metrics::new(settings.metrics_config());
         let sampler = crate::metrics::sampler::Sampler::new(
             db.clone(),
@@ -55,13 +75,17 @@ impl Application {
             },
         );
         let monitor = crate::graphql::metrics::MonitorContext {
-            server_max_connections: crate::db::check_server_capacity(&db, &settings).await,
+            server_max_connections: capacity,
             latest_interval: Some(sampler.latest()),
         };
         // Persists metrics history and reports leaks; never blocks requests, never fatal.
         background.push(sampler.spawn());
-        let observer =
-            crate::db::Observer::new(metrics.clone(), settings.log_slow_queries, settings.db_acquire_timeout);
+        let observer = crate::db::Observer::new(
+            metrics.clone(),
+            settings.log_slow_queries,
+            settings.db_acquire_timeout,
+            health.clone(),
+        );
         let schema = build_schema(
             db.clone(),
             observer,
@@ -71,6 +95,7 @@ impl Application {
             },
         );
         let state = AppState {
+            health,
             metrics,
             monitor,
             db,
@@ -99,6 +124,7 @@ impl Application {
     /// for up to the configured grace period, and closes the pool.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let grace = self.state.settings.shutdown_grace;
+        let delay = self.state.settings.shutdown_delay;
         let db = self.state.db.clone();
         let background = self.background;
         tracing::info!(address = %format!("{}:{}", self.state.settings.host, self.port), "serving GraphQL at /graphql");
@@ -109,10 +135,25 @@ impl Application {
         let mut server = std::pin::pin!(server.into_future());
         let early = tokio::select! {
             result = &mut server => Some(result),
-            () = stop => {
-                tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing requests in flight");
-                let _ = drain_tx.send(());
-                None
+            () = stop => None,
+        };
+        let early = match early {
+            Some(result) => Some(result),
+            None => {
+                // Keep serving briefly: requests already on their way are read, not dropped.
+                tracing::info!(
+                    delay_ms = delay.as_millis() as u64,
+                    grace_seconds = grace.as_secs(),
+                    "shutting down"
+                );
+                tokio::select! {
+                    result = &mut server => Some(result),
+                    () = tokio::time::sleep(delay) => {
+                        tracing::info!("no longer accepting connections; finishing requests in flight");
+                        let _ = drain_tx.send(());
+                        None
+                    }
+                }
             }
         };
         let result = match early {
@@ -131,6 +172,23 @@ impl Application {
         let _ = db.close().await;
         result
     }
+}
+
+/// Start-up work that needs the database: migrations (unless disabled), demo data for an
+/// empty embedded default, and the server-capacity check.
+async fn bring_up(db: &DatabaseConnection, settings: &Settings, capacity: &OnceLock<u32>) -> Result<()> {
+    if settings.auto_migrate {
+        crate::db::migrate(db, settings).await?;
+    }
+    if matches!(settings.database, DatabaseTarget::EmbeddedDefault { .. })
+        && crate::seed::load_demo_if_empty(db).await?
+    {
+        tracing::info!("loaded the demo dataset into the empty embedded database");
+    }
+    if let Some(available) = crate::db::check_server_capacity(db, settings).await {
+        let _ = capacity.set(available);
+    }
+    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -114,6 +114,12 @@ pub enum Command {
         /// Target: the server's peak RSS, in MiB.
         #[arg(long, default_value_t = 64.0)]
         max_server_rss_mib: f64,
+        /// Bounded soak after the concurrent-access run: seconds (0 skips it) …
+        #[arg(long, default_value_t = 60)]
+        soak_seconds: u64,
+        /// … and concurrent users (connections on loopback).
+        #[arg(long, default_value_t = 200)]
+        soak_users: usize,
         /// Run the server inside the perf-test process instead of as a child process
         /// (latency and RSS then include the load generator's).
         #[arg(long)]
@@ -164,7 +170,11 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> Result<()> {
             }
         };
     }
-    let settings = Settings::load(&env, cli.config.as_deref())?;
+    let mut settings = Settings::load(&env, cli.config.as_deref())?;
+    if !matches!(command, Command::Serve) {
+        // Migrations, seeding and measurements run long statements on purpose.
+        settings.db_statement_timeout = std::time::Duration::ZERO;
+    }
     crate::telemetry::init(&settings);
     match command {
         Command::Serve => {
@@ -224,6 +234,8 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> Result<()> {
             min_offset_ratio_row_1m,
             max_load_p99_ms,
             max_server_rss_mib,
+            soak_seconds,
+            soak_users,
             in_process,
             quiet,
             json,
@@ -257,6 +269,8 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> Result<()> {
                 min_offset_ratio_row_1m,
                 max_load_p99_ms,
                 max_server_rss_mib,
+                soak_seconds,
+                soak_users,
                 server,
                 progress: !quiet,
             };

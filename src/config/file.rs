@@ -40,6 +40,7 @@ pub(super) struct ServerSection {
     pub host: Option<String>,
     pub port: Option<u16>,
     pub shutdown_grace_period: Option<String>,
+    pub shutdown_delay_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +52,7 @@ pub(super) struct DatabaseSection {
     pub connection_max_lifetime: Option<String>,
     pub connection_max_idle_time: Option<String>,
     pub acquire_timeout: Option<String>,
+    pub statement_timeout: Option<String>,
     pub connect_timeout: Option<String>,
     pub auto_migrate: Option<bool>,
     pub performance_monitoring: PerformanceMonitoring,

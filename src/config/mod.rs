@@ -121,6 +121,11 @@ pub struct Settings {
     /// How long a request waits for a pooled connection before failing.
     /// `DB_ACQUIRE_TIMEOUT_SECONDS`, JSON `database.acquireTimeout`. Default 5 s.
     pub db_acquire_timeout: Duration,
+    /// PostgreSQL `statement_timeout` on the server's pool connections: a statement running
+    /// longer is cancelled by the database (TIMEOUT to the client) and its connection stays
+    /// usable. 0 disables it. Migrations, seeding and perf-test setup run without it.
+    /// `DB_STATEMENT_TIMEOUT_SECONDS`, JSON `database.statementTimeout`. Default 30 s.
+    pub db_statement_timeout: Duration,
     /// How long start-up keeps retrying (with backoff) to reach the database.
     /// `DB_CONNECT_TIMEOUT_SECONDS`, JSON `database.connectTimeout`. Default 30 s.
     pub db_connect_timeout: Duration,
@@ -168,6 +173,10 @@ pub struct Settings {
     /// How long shutdown waits for in-flight requests. `SHUTDOWN_GRACE_SECONDS`,
     /// JSON `server.shutdownGracePeriod`. Default 30 s.
     pub shutdown_grace: Duration,
+    /// After SIGTERM, keep serving this long before closing the listener and draining, so
+    /// requests clients already sent are read (and load balancers stop routing here).
+    /// `SHUTDOWN_DELAY_MS`, JSON `server.shutdownDelayMs`. Default 250 ms.
+    pub shutdown_delay: Duration,
     /// The config file that was read, if any (`--config FILE` or `DOMAINFLOW_CONFIG`).
     pub config_file: Option<PathBuf>,
 }
@@ -221,6 +230,12 @@ impl Settings {
                 "database.acquireTimeout",
                 db.acquire_timeout.as_deref(),
                 5,
+            )?,
+            db_statement_timeout: source.seconds(
+                "DB_STATEMENT_TIMEOUT_SECONDS",
+                "database.statementTimeout",
+                db.statement_timeout.as_deref(),
+                30,
             )?,
             db_connect_timeout: source.seconds(
                 "DB_CONNECT_TIMEOUT_SECONDS",
@@ -308,6 +323,11 @@ impl Settings {
                 json.server.shutdown_grace_period.as_deref(),
                 30,
             )?,
+            shutdown_delay: Duration::from_millis(source.parse(
+                "SHUTDOWN_DELAY_MS",
+                json.server.shutdown_delay_ms,
+                250,
+            )?),
             config_file: config_path,
         };
         settings.validate()?;

@@ -3,6 +3,7 @@
 //! starting together never run the same migration twice.
 
 pub mod counts;
+pub mod health;
 pub mod observe;
 pub mod totals;
 
@@ -60,34 +61,43 @@ fn fatal(setting: &str, err: impl std::fmt::Display) -> ConnectError {
     }))
 }
 
-async fn connect_once(settings: &Settings) -> Result<DatabaseConnection, ConnectError> {
+/// The pool of either backend, configured from the settings but not yet connected.
+enum PoolPlan {
+    Postgres(PgPoolOptions, PgConnectOptions),
+    Sqlite(SqlitePoolOptions, SqliteConnectOptions),
+}
+
+fn plan(settings: &Settings) -> Result<PoolPlan, ConnectError> {
     match &settings.database {
         DatabaseTarget::Postgres { url } => {
-            let options = PgConnectOptions::from_str(url)
+            let mut options = PgConnectOptions::from_str(url)
                 .map_err(|e| fatal("DATABASE_URL", e))?
                 .application_name("domainflow")
                 .log_statements(tracing::log::LevelFilter::Trace);
+            if !settings.db_statement_timeout.is_zero() {
+                // Set per connection at start-up, so a runaway statement ends server-side and
+                // its connection goes back to the pool healthy.
+                let ms = settings.db_statement_timeout.as_millis().to_string();
+                options = options.options([("statement_timeout", ms.as_str())]);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(settings.db_max_open_conns)
                 .max_lifetime(Some(settings.db_conn_max_lifetime).filter(|d| !d.is_zero()))
                 .idle_timeout(Some(settings.db_conn_max_idle_time).filter(|d| !d.is_zero()))
-                .acquire_timeout(settings.db_acquire_timeout)
-                .connect_with(options)
-                .await
-                .map_err(ConnectError::Retry)?;
-            Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+                .acquire_timeout(settings.db_acquire_timeout);
+            Ok(PoolPlan::Postgres(pool, options))
         }
         DatabaseTarget::Sqlite { url } => {
             let options = SqliteConnectOptions::from_str(url).map_err(|e| fatal("DATABASE_URL", e))?;
-            sqlite_pool(settings, options).await
+            Ok(sqlite_plan(settings, options))
         }
         DatabaseTarget::EmbeddedDefault { path } => {
-            sqlite_pool(settings, SqliteConnectOptions::new().filename(path)).await
+            Ok(sqlite_plan(settings, SqliteConnectOptions::new().filename(path)))
         }
     }
 }
 
-async fn sqlite_pool(settings: &Settings, options: SqliteConnectOptions) -> Result<DatabaseConnection, ConnectError> {
+fn sqlite_plan(settings: &Settings, options: SqliteConnectOptions) -> PoolPlan {
     let options = options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -99,11 +109,35 @@ async fn sqlite_pool(settings: &Settings, options: SqliteConnectOptions) -> Resu
         .max_connections(settings.db_max_open_conns)
         .max_lifetime(Some(settings.db_conn_max_lifetime).filter(|d| !d.is_zero()))
         .idle_timeout(Some(settings.db_conn_max_idle_time).filter(|d| !d.is_zero()))
-        .acquire_timeout(settings.db_acquire_timeout)
-        .connect_with(options)
-        .await
-        .map_err(ConnectError::Retry)?;
-    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+        .acquire_timeout(settings.db_acquire_timeout);
+    PoolPlan::Sqlite(pool, options)
+}
+
+async fn connect_once(settings: &Settings) -> Result<DatabaseConnection, ConnectError> {
+    match plan(settings)? {
+        PoolPlan::Postgres(pool, options) => Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(
+            pool.connect_with(options).await.map_err(ConnectError::Retry)?,
+        )),
+        PoolPlan::Sqlite(pool, options) => Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(
+            pool.connect_with(options).await.map_err(ConnectError::Retry)?,
+        )),
+    }
+}
+
+/// The configured pool without connecting: for a server that starts while the database is
+/// down (connections open on first use). A bad URL is still an error.
+pub fn connect_lazy(settings: &Settings) -> Result<DatabaseConnection> {
+    let plan = match plan(settings) {
+        Ok(plan) => plan,
+        Err(ConnectError::Fatal(err)) => return Err(err),
+        Err(ConnectError::Retry(err)) => return Err(err.into()),
+    };
+    Ok(match plan {
+        PoolPlan::Postgres(pool, options) => {
+            SqlxPostgresConnector::from_sqlx_postgres_pool(pool.connect_lazy_with(options))
+        }
+        PoolPlan::Sqlite(pool, options) => SqlxSqliteConnector::from_sqlx_sqlite_pool(pool.connect_lazy_with(options)),
+    })
 }
 
 /// Go's `MaxIdleConns` for sqlx, which has no cap on idle connections: every few seconds
@@ -145,7 +179,19 @@ async fn reap<DB: sqlx::Database>(pool: &sqlx::Pool<DB>, max_idle: u32) -> u32 {
 /// connection of its own (so even a one-connection pool cannot deadlock), serialises replicas.
 pub async fn migrate(db: &DatabaseConnection, settings: &Settings) -> Result<()> {
     let _lock = MigrationLock::acquire(settings).await?;
-    Migrator::up(db, None).await?;
+    if settings.database.is_postgres() && !settings.db_statement_timeout.is_zero() {
+        // Building an index on a large table takes longer than any request may: migrate on
+        // connections of their own without the statement timeout.
+        let mut unbounded = settings.clone();
+        unbounded.db_statement_timeout = Duration::ZERO;
+        unbounded.db_max_open_conns = 1;
+        let own = connect(&unbounded).await?;
+        let result = Migrator::up(&own, None).await;
+        let _ = own.close().await;
+        result?;
+    } else {
+        Migrator::up(db, None).await?;
+    }
     Ok(())
 }
 

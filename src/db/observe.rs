@@ -35,6 +35,8 @@ pub struct Observer {
     metrics: Metrics,
     log_slow: bool,
     acquire_timeout: Duration,
+    /// Whether the database is reachable; requests fail fast while it is not.
+    health: super::health::Health,
     /// The last slow queries logged (bounded; only the slow path takes the lock).
     recent_slow: Arc<Mutex<VecDeque<SlowQuery>>>,
 }
@@ -42,11 +44,12 @@ pub struct Observer {
 impl Observer {
     /// An observer recording into `metrics`; `log_slow` is LOG_SLOW_QUERIES, `acquire_timeout`
     /// DB_ACQUIRE_TIMEOUT_SECONDS (also the longest wait at the gate).
-    pub fn new(metrics: Metrics, log_slow: bool, acquire_timeout: Duration) -> Self {
+    pub fn new(metrics: Metrics, log_slow: bool, acquire_timeout: Duration, health: super::health::Health) -> Self {
         Self {
             metrics,
             log_slow,
             acquire_timeout,
+            health,
             recent_slow: Arc::new(Mutex::new(VecDeque::with_capacity(RECENT_SLOW))),
         }
     }
@@ -76,6 +79,10 @@ impl Observer {
     where
         Fut: Future<Output = Result<T>>,
     {
+        if !self.health.is_up() {
+            // An outage: answer at once rather than wait out the acquire timeout.
+            return Err(Error::ServiceUnavailable);
+        }
         let gate_started = Instant::now();
         let permit = match tokio::time::timeout(self.acquire_timeout, self.metrics.limiter().acquire()).await {
             Ok(Ok(permit)) => permit,
@@ -96,7 +103,13 @@ impl Observer {
             None => self.metrics.pool().acquired(query_type),
         };
         let started = Instant::now();
-        let result = call().await;
+        // A request waiting on a database that has gone away gives up when the outage is
+        // noticed instead of waiting out the acquire timeout.
+        let result = tokio::select! {
+            biased;
+            result = call() => result,
+            () = self.health.outage() => Err(Error::ServiceUnavailable),
+        };
         let elapsed = started.elapsed();
         drop(held);
         drop(permit);
@@ -105,6 +118,7 @@ impl Observer {
             Ok(value) => (true, rows(value)),
             Err(Error::ServiceUnavailable) => {
                 self.metrics.pool().record_connection_error();
+                self.health.report_failure();
                 (false, 0)
             }
             Err(_) => (false, 0),

@@ -19,7 +19,8 @@ use super::ApiContext;
 #[derive(Clone, Default)]
 pub struct MonitorContext {
     /// PostgreSQL's usable `max_connections` (max minus reserved), read at start-up.
-    pub server_max_connections: Option<u32>,
+    /// Set once the database has answered (the server may start without it).
+    pub server_max_connections: std::sync::Arc<std::sync::OnceLock<u32>>,
     /// The sampler's last completed interval, when the sampler runs.
     pub latest_interval: Option<crate::metrics::sampler::LatestInterval>,
 }
@@ -93,7 +94,7 @@ impl MetricsReport {
         let recommendations = recommend(&RecommendationInputs {
             observed_for: metrics.uptime(),
             pool: Some((&pool).into()),
-            server_max_connections: api.monitor.server_max_connections,
+            server_max_connections: api.monitor.server_max_connections.get().copied(),
             replicas: None,
             queries: interval_queries.iter().map(Into::into).collect(),
             slow_threshold_ms: metrics.queries().slow_threshold().as_secs_f64() * 1000.0,

@@ -22,6 +22,8 @@ use crate::graphql::AppSchema;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// Whether the database is reachable (see `db::health`).
+    pub health: crate::db::health::Health,
     pub metrics: crate::metrics::Metrics,
     pub monitor: crate::graphql::metrics::MonitorContext,
     pub schema: AppSchema,
@@ -123,16 +125,24 @@ async fn healthz() -> Json<serde_json::Value> {
 
 /// Readiness: the database answers. 503 while it does not, so a load balancer routes around us.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let ping = tokio::time::timeout(std::time::Duration::from_secs(2), crate::db::ping(&state.db));
-    if ping.await.unwrap_or(false) {
-        Json(json!({ "status": "ready", "database": "up" })).into_response()
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "database": "down" })),
-        )
-            .into_response()
+    let status = state.health.status();
+    if status.up {
+        let ping = tokio::time::timeout(std::time::Duration::from_secs(2), crate::db::ping(&state.db));
+        if ping.await.unwrap_or(false) {
+            return Json(json!({ "status": "ready", "database": "up" })).into_response();
+        }
+        state.health.report_failure();
     }
+    let status = state.health.status();
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({
+            "status": "unavailable",
+            "database": if status.started { "down" } else { "starting" },
+            "downForSeconds": status.down_for.map(|d| d.as_secs()),
+        })),
+    )
+        .into_response()
 }
 
 /// Prometheus scrape endpoint: the same figures as `Query.metrics`, in the text format.

@@ -130,6 +130,22 @@ impl std::fmt::Display for LoadReport {
 
 /// Runs `users` clients × `per_user` requests against `url`, cycling through `workload`.
 pub async fn run(label: &str, url: &str, workload: &[Request], users: usize, per_user: usize) -> LoadReport {
+    run_until(label, url, workload, users, Until::Requests(per_user)).await
+}
+
+/// Like [`run`], each user sending requests until `duration` has passed (a bounded soak).
+pub async fn run_for(label: &str, url: &str, workload: &[Request], users: usize, duration: Duration) -> LoadReport {
+    run_until(label, url, workload, users, Until::Deadline(Instant::now() + duration)).await
+}
+
+/// When a user stops.
+#[derive(Clone, Copy)]
+enum Until {
+    Requests(usize),
+    Deadline(Instant),
+}
+
+async fn run_until(label: &str, url: &str, workload: &[Request], users: usize, until: Until) -> LoadReport {
     // Bodies serialized once: the generator's own CPU is taken from the server on a small machine.
     let bodies: Vec<axum::body::Bytes> = workload
         .iter()
@@ -150,9 +166,14 @@ pub async fn run(label: &str, url: &str, workload: &[Request], users: usize, per
         let client = client.clone();
         let url = url.to_owned();
         tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(per_user);
+            let mut latencies = Vec::new();
             let mut errors = 0usize;
-            for i in 0..per_user {
+            for i in 0.. {
+                match until {
+                    Until::Requests(n) if i >= n => break,
+                    Until::Deadline(at) if Instant::now() >= at => break,
+                    _ => {}
+                }
                 let Some(body) = workload.get((user * 7 + i) % workload.len().max(1)) else {
                     break;
                 };
@@ -178,7 +199,7 @@ pub async fn run(label: &str, url: &str, workload: &[Request], users: usize, per
             (latencies, errors)
         }));
     }
-    let mut latencies = Vec::with_capacity(users * per_user);
+    let mut latencies = Vec::new();
     let mut errors = 0;
     for task in tasks {
         if let Ok((l, e)) = task.await {

@@ -79,6 +79,9 @@ pub struct PerfOptions {
     pub max_load_p99_ms: f64,
     /// Target: the server's peak RSS, in MiB.
     pub max_server_rss_mib: f64,
+    /// Bounded soak: seconds of `soak_users` concurrent users (0 skips it).
+    pub soak_seconds: u64,
+    pub soak_users: usize,
     /// Where the server runs.
     pub server: server::ServerMode,
     /// Draw a progress bar on stderr.
@@ -107,6 +110,8 @@ impl Default for PerfOptions {
             min_offset_ratio_row_1m: 100.0,
             max_load_p99_ms: 50.0,
             max_server_rss_mib: 64.0,
+            soak_seconds: 60,
+            soak_users: 200,
             server: server::ServerMode::InProcess,
             progress: false,
         }
@@ -138,9 +143,20 @@ pub struct Report {
     pub walks: Vec<walk::WalkReport>,
     pub memory: Option<walk::MemoryReport>,
     pub datasets: Vec<datasets::ShapeReport>,
+    pub soak: Option<SoakReport>,
     pub index_usage: Vec<plans::IndexReport>,
     pub server: ServerFigures,
     pub failures: Vec<String>,
+}
+
+/// The bounded soak: the load report and the server's RSS after a warm-up at the same
+/// concurrency and at the end.
+#[derive(Debug, Clone, Serialize)]
+pub struct SoakReport {
+    pub load: load::LoadReport,
+    pub rss_before_bytes: u64,
+    pub rss_after_bytes: u64,
+    pub growth_percent: f64,
 }
 
 /// The server process at the end of the run.
@@ -352,6 +368,7 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
     // Setup queries need a few connections, not the server's pool.
     let mut setup = settings.clone();
     setup.db_max_open_conns = 4;
+    setup.db_statement_timeout = Duration::ZERO;
     let db = crate::db::connect(&setup).await?;
     crate::db::migrate(&db, &settings).await?;
     let mut chains = Vec::new();
@@ -451,10 +468,14 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
         progress.phase("memory stability", 0);
         let report = walk::memory_stability(&client.url, &workload, opts.memory_iterations, rss).await?;
         progress.line(format!(
-            "memory: {} requests, server RSS {:.1} MiB → {:.1} MiB ({:+.1} %), {} errors",
+            "memory: {} requests after warm-up, server RSS {} MiB ({:+.1} %), {} errors",
             report.requests,
-            report.rss_before_bytes as f64 / MIB,
-            report.rss_after_bytes as f64 / MIB,
+            report
+                .rss_samples_bytes
+                .iter()
+                .map(|b| format!("{:.1}", *b as f64 / MIB))
+                .collect::<Vec<_>>()
+                .join(" → "),
             report.growth_percent,
             report.errors
         ));
@@ -496,6 +517,59 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
         }
         load_reports.push(report);
     }
+    let mut soak = None;
+    if opts.soak_seconds > 0 && opts.soak_users > 0 && !workload.is_empty() {
+        progress.phase(&format!("soak {} s × {} users", opts.soak_seconds, opts.soak_users), 0);
+        let warmup = Duration::from_secs(opts.soak_seconds)
+            .div_f64(10.0)
+            .max(Duration::from_secs(1));
+        load::run_for("soak warm-up", &client.url, &workload, opts.soak_users, warmup).await;
+        let before = rss();
+        let report = load::run_for(
+            "soak",
+            &client.url,
+            &workload,
+            opts.soak_users,
+            Duration::from_secs(opts.soak_seconds),
+        )
+        .await;
+        let after = rss();
+        let growth = if before == 0 {
+            0.0
+        } else {
+            (after as f64 - before as f64) / before as f64 * 100.0
+        };
+        progress.line(report.to_string());
+        if let Some(pool) = &report.pool {
+            progress.line(pool.to_string());
+            if pool.acquire_timeouts > 0 {
+                failures.push(format!(
+                    "soak: {} acquire timeouts (pool exhausted past its wait)",
+                    pool.acquire_timeouts
+                ));
+            }
+        }
+        progress.line(format!(
+            "soak: server RSS {:.1} MiB → {:.1} MiB ({growth:+.1} %)",
+            before as f64 / MIB,
+            after as f64 / MIB
+        ));
+        if report.errors > 0 {
+            failures.push(format!("soak: {} errors", report.errors));
+        }
+        if growth > opts.max_memory_growth_percent {
+            failures.push(format!(
+                "soak: server RSS grew {growth:.1} % (> {} %)",
+                opts.max_memory_growth_percent
+            ));
+        }
+        soak = Some(SoakReport {
+            load: report,
+            rss_before_bytes: before,
+            rss_after_bytes: after,
+            growth_percent: growth,
+        });
+    }
     let reading = server.memory();
     let server_figures = ServerFigures {
         separate_process: server.separate_process(),
@@ -536,6 +610,7 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
         walks,
         memory,
         datasets: dataset_reports,
+        soak,
         index_usage,
         server: server_figures,
         failures,

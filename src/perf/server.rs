@@ -38,7 +38,7 @@ enum Running {
 }
 
 /// A started server.
-pub(crate) struct Server {
+pub struct Server {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
     running: Running,

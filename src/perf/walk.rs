@@ -207,13 +207,18 @@ pub struct MemoryReport {
     pub iterations: usize,
     pub requests: usize,
     pub errors: usize,
+    /// After the warm-up, then after each quarter of the run.
+    pub rss_samples_bytes: Vec<u64>,
     pub rss_before_bytes: u64,
     pub rss_after_bytes: u64,
     pub growth_percent: f64,
 }
 
-/// Runs the workload `iterations` times (each request once per iteration, 4 users) and
-/// compares the server's RSS (`rss`) after a warm-up pass and at the end.
+/// Runs the workload `iterations` times (each request once per iteration, 4 users) after a
+/// warm-up of a tenth as many (at least 4 passes: pools, statement caches and allocator arenas
+/// fill up first), sampling the server's RSS (`rss`) after the warm-up and after each quarter
+/// of the run; growth is the last sample against the first. A leak grows every quarter; a
+/// warm-up effect does not.
 pub async fn memory_stability(
     url: &str,
     workload: &[load::Request],
@@ -221,10 +226,25 @@ pub async fn memory_stability(
     rss: impl Fn() -> u64,
 ) -> Result<MemoryReport> {
     let per_pass = workload.len().max(1);
-    load::run("memory warm-up", url, workload, 4, per_pass).await;
+    let warmup_passes = (iterations / 10).max(4);
+    load::run("memory warm-up", url, workload, 4, per_pass * warmup_passes / 4).await;
     let before = rss();
-    let report = load::run("memory stability", url, workload, 4, per_pass * iterations / 4).await;
-    let after = rss();
+    let mut samples = vec![before];
+    let (mut requests, mut errors) = (0, 0);
+    for _ in 0..4 {
+        let report = load::run(
+            "memory stability",
+            url,
+            workload,
+            4,
+            (per_pass * iterations / 16).max(1),
+        )
+        .await;
+        requests += report.requests;
+        errors += report.errors;
+        samples.push(rss());
+    }
+    let after = samples.last().copied().unwrap_or(before);
     let growth = if before == 0 {
         0.0
     } else {
@@ -232,8 +252,9 @@ pub async fn memory_stability(
     };
     Ok(MemoryReport {
         iterations,
-        requests: report.requests,
-        errors: report.errors,
+        requests,
+        errors,
+        rss_samples_bytes: samples,
         rss_before_bytes: before,
         rss_after_bytes: after,
         growth_percent: growth,

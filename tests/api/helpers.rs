@@ -179,6 +179,7 @@ impl TestDb {
             ("DB_MAX_IDLE_CONNS".to_owned(), "0".to_owned()),
             ("DB_CONNECT_TIMEOUT_SECONDS".to_owned(), "5".to_owned()),
             ("SHUTDOWN_GRACE_SECONDS".to_owned(), "5".to_owned()),
+            ("SHUTDOWN_DELAY_MS".to_owned(), "0".to_owned()),
         ])
     }
 
@@ -250,20 +251,7 @@ impl TestDb {
 
     /// Like [`TestDb::spawn_app`] with extra settings.
     pub async fn spawn_app_with(&self, extra: &[(&str, &str)]) -> TestApp {
-        let app = Application::build(self.settings(extra))
-            .await
-            .expect("application builds");
-        let address = format!("http://127.0.0.1:{}", app.port());
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let handle = tokio::spawn(app.run_until(async move {
-            let _ = stop_rx.await;
-        }));
-        TestApp {
-            address,
-            client: reqwest::Client::new(),
-            stop: Some(stop_tx),
-            handle: Some(handle),
-        }
+        TestApp::spawn(self.settings(extra)).await
     }
 }
 
@@ -299,6 +287,22 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Starts the real application with `settings` on a random port.
+    pub async fn spawn(settings: Settings) -> TestApp {
+        let app = Application::build(settings).await.expect("application builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(app.run_until(async move {
+            let _ = stop_rx.await;
+        }));
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            stop: Some(stop_tx),
+            handle: Some(handle),
+        }
+    }
+
     /// POSTs a GraphQL request and returns the JSON response.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
         self.client

@@ -21,6 +21,8 @@ db_test!(
             memory_iterations: 1,
             small_domains: 300,
             shape_requests: 1,
+            soak_seconds: 2,
+            soak_users: 20,
             server: ServerMode::Child {
                 binary: env!("CARGO_BIN_EXE_domainflow").into(),
                 env: env.clone(),
@@ -66,6 +68,11 @@ db_test!(
         let pool = load.pool.as_ref().expect("pool sampled from Query.metrics during the run");
         assert!(pool.samples > 0 && pool.configured_max == 5, "{pool:?}");
         assert!(report.memory.as_ref().is_some_and(|m| m.requests > 0 && m.errors == 0));
+        // The soak ran bounded, many users at once, without errors or pool exhaustion.
+        let soak = report.soak.as_ref().expect("soak ran");
+        assert!(soak.load.requests > 20 && soak.load.errors == 0, "{:?}", soak.load);
+        assert!(soak.load.seconds < 30.0);
+        assert_eq!(soak.load.pool.as_ref().map(|p| p.acquire_timeouts), Some(0));
         // The server ran in a process of its own: its RSS is its own.
         assert!(report.server.separate_process);
         assert!(report.server.rss_bytes > 0 && report.server.peak_rss_bytes >= report.server.rss_bytes);

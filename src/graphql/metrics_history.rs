@@ -199,6 +199,7 @@ pub struct MetricsHistory;
 impl MetricsHistory {
     /// Per query type and sampling interval, as persisted by the sampler.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::connection_cost(first, last, child_complexity)")]
     async fn query_history(
         &self,
         ctx: &Context<'_>,
@@ -248,6 +249,7 @@ impl MetricsHistory {
 
     /// Pool figures per sampling interval, as persisted by the sampler.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::connection_cost(first, last, child_complexity)")]
     async fn pool_history(
         &self,
         ctx: &Context<'_>,

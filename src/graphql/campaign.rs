@@ -229,7 +229,7 @@ impl Campaign {
         use generated_domain::Column;
         let lookup = match (offset_index, domain_name) {
             (Some(offset), None) => Condition::all().add(Column::OffsetIndex.eq(offset)),
-            (None, Some(name)) => Condition::all().add(Column::DomainName.eq(name)),
+            (None, Some(name)) => Condition::all().add(Column::DomainName.eq(super::lookup_text("domainName", &name)?)),
             _ => {
                 return Err(Error::BadUserInput("pass exactly one of `offsetIndex` or `domainName`".to_owned()).into());
             }
@@ -290,7 +290,8 @@ impl Campaign {
     ) -> ApiResult<Option<DnsValidationResultEdge>> {
         let filter = filter.unwrap_or_default();
         let request = campaign_rows::dns_validation_results(&self.0, order_by.unwrap_or_default(), &filter, false);
-        let lookup = Condition::all().add(dns_validation_result::Column::DomainName.eq(domain_name));
+        let name = super::lookup_text("domainName", &domain_name)?;
+        let lookup = Condition::all().add(dns_validation_result::Column::DomainName.eq(name));
         Ok(request
             .find(ctx, lookup)
             .await?
@@ -353,7 +354,8 @@ impl Campaign {
             filter.unwrap_or_default(),
             false,
         );
-        let lookup = Condition::all().add(http_keyword_result::Column::DomainName.eq(domain_name));
+        let name = super::lookup_text("domainName", &domain_name)?;
+        let lookup = Condition::all().add(http_keyword_result::Column::DomainName.eq(name));
         Ok(request
             .find(ctx, lookup)
             .await?

@@ -37,6 +37,22 @@ pub(super) fn coded(message: String, code: &str) -> ServerError {
     err
 }
 
+/// Beginnings of the messages async-graphql gives, outside parsing and validation, to a
+/// request that is at fault (it has no error kinds for them).
+const CLIENT_ERRORS: [&str; 7] = [
+    "Failed to parse",
+    "Invalid value",
+    "Unknown operation named",
+    "Operation name required",
+    "Variable ",
+    "Subscriptions are not supported",
+    "Unknown fragment",
+];
+
+fn is_client_error(message: &str) -> bool {
+    CLIENT_ERRORS.iter().any(|prefix| message.starts_with(prefix))
+}
+
 impl ErrorCodesExtension {
     /// Replaces one of async-graphql's limit errors by ours (same limit, uniform message,
     /// `limit` and `max`); None when `err` is not one.
@@ -64,8 +80,9 @@ impl Extension for ErrorCodesExtension {
         let mut response = next.run(ctx).await;
         for err in response.errors.iter_mut().filter(|e| !has_code(e)) {
             // Resolver errors always come coded (ApiError); what is left is async-graphql
-            // rejecting an argument value while executing.
-            if err.message.starts_with("Failed to parse") || err.message.starts_with("Invalid value") {
+            // rejecting the request itself (an argument value, the operation to run, a missing
+            // variable) after validation.
+            if is_client_error(&err.message) {
                 set_code(err, code::BAD_USER_INPUT);
             } else {
                 tracing::error!(message = %err.message, "uncoded GraphQL error");

@@ -139,6 +139,16 @@ impl MetricsHistoryFilter {
     }
 
     fn validate(&self) -> Result<(), Error> {
+        for (name, bound) in [("from", self.from), ("to", self.to)] {
+            if bound.is_some_and(|t| !Timestamp::from(t).in_database_range()) {
+                return Err(Error::BadUserInput(format!(
+                    "`filter.{name}` is outside the range of stored times"
+                )));
+            }
+        }
+        if let Some(query_type) = &self.query_type {
+            super::lookup_text("filter.queryType", query_type)?;
+        }
         if let (Some(from), Some(to)) = (self.from, self.to)
             && from > to
         {

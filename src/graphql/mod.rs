@@ -54,6 +54,28 @@ pub fn sql_shape(statement: &sea_orm::sea_query::SelectStatement, backend: sea_o
     }
 }
 
+/// Longest text a lookup argument (`domainName`, `queryType`) accepts; a domain name has at
+/// most 253 bytes.
+pub const MAX_LOOKUP_TEXT: usize = 1024;
+
+/// Checks a text argument compared with a column: one that no stored value can equal (a NUL
+/// character, which PostgreSQL text cannot hold, or more than [`MAX_LOOKUP_TEXT`] bytes) is
+/// BAD_USER_INPUT here rather than an error or a wasted query in the database.
+pub fn lookup_text<'a>(argument: &str, value: &'a str) -> Result<&'a str, Error> {
+    if value.len() > MAX_LOOKUP_TEXT {
+        return Err(Error::BadUserInput(format!(
+            "`{argument}` is {} bytes long; at most {MAX_LOOKUP_TEXT} are accepted",
+            value.len()
+        )));
+    }
+    if value.contains('\0') {
+        return Err(Error::BadUserInput(format!(
+            "`{argument}` must not contain NUL characters"
+        )));
+    }
+    Ok(value)
+}
+
 /// The query root.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]

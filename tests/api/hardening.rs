@@ -14,6 +14,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use domainflow::config::Settings;
+use domainflow::entity::Timestamp;
 use domainflow::error::Error;
 use domainflow::pagination::cursor::filter_hash;
 use domainflow::pagination::{Cursor, CursorScope, Direction, PageArgs, RowId, SortKind, SortValue};
@@ -126,6 +127,8 @@ fn assert_safe(reply: &Reply, what: &str) {
         }
         for err in response["errors"].as_array().into_iter().flatten() {
             assert!(err["extensions"]["code"].is_string(), "{what}: uncoded error {err}");
+            // Hostile input is the client's fault, never ours.
+            assert_ne!(err["extensions"]["code"], "INTERNAL", "{what}: {err}");
         }
     }
 }
@@ -708,6 +711,53 @@ db_test!(
             let reply = post_json(&app, &json!({ "query": query, "variables": { "cur": cursor } }), None).await;
             assert_safe(&reply, what);
             assert_eq!(error_code(&reply.json()), "INVALID_CURSOR", "{what}: {}", reply.text);
+        }
+
+        // Forged cursors: a valid checksum around a value no database can hold.
+        use domainflow::graphql::campaign::{CampaignOrder, CampaignOrderField, campaigns};
+        let by_name = CampaignOrder {
+            field: CampaignOrderField::Name,
+            direction: Direction::Asc,
+        };
+        let forge = |order: CampaignOrder, value: SortValue| {
+            let scope = campaigns(order, Default::default(), false).scope();
+            Cursor {
+                scope,
+                value,
+                id: RowId::Uuid(uuid::Uuid::nil()),
+            }
+            .encode()
+        };
+        let year = 365 * 86_400 * 1_000_000_i64;
+        let forged = [
+            ("NUL in a name", "NAME", forge(by_name, SortValue::Text("a\0b".to_owned())), false),
+            ("the earliest i64 time", "CREATED_AT", forge(CampaignOrder::default(), SortValue::Time(Timestamp(i64::MIN))), false),
+            ("200000 BC", "CREATED_AT", forge(CampaignOrder::default(), SortValue::Time(Timestamp(-200_000 * year))), false),
+            ("the latest i64 time", "CREATED_AT", forge(CampaignOrder::default(), SortValue::Time(Timestamp(i64::MAX))), false),
+            ("year 4000 BC", "CREATED_AT", forge(CampaignOrder::default(), SortValue::Time(Timestamp(-6_000 * year))), true),
+            ("a long name", "NAME", forge(by_name, SortValue::Text("z".repeat(300))), true),
+            ("a name too long for any cursor", "NAME", forge(by_name, SortValue::Text("z".repeat(60_000))), false),
+        ];
+        for (what, field, cursor, storable) in forged {
+            let query = format!("query($cur: String) {{ campaigns(after: $cur, orderBy: {{field: {field}}}) {{ totalCount nodes {{ name }} }} }}");
+            let reply = post_json(&app, &json!({ "query": query, "variables": { "cur": cursor } }), None).await;
+            assert_safe(&reply, what);
+            if storable {
+                assert!(reply.json().get("errors").is_none(), "{what}: a forged position is just a position: {}", reply.text);
+            } else {
+                assert_eq!(error_code(&reply.json()), "INVALID_CURSOR", "{what}: {}", reply.text);
+            }
+        }
+        // Time bounds before PostgreSQL's calendar are refused; far-future ones simply match nothing.
+        for (from, to, refused) in [
+            ("-200000-01-01T00:00:00Z", "2026-01-01T00:00:00Z", true),
+            ("2026-01-01T00:00:00Z", "+200000-01-01T00:00:00Z", false),
+        ] {
+            let query = "query($f: DateTime, $t: DateTime) { metrics { history { queryHistory(filter: {from: $f, to: $t}) { totalCount } poolHistory(filter: {from: $f}) { totalCount } } } }";
+            let reply = post_json(&app, &json!({ "query": query, "variables": { "f": from, "t": to } }), None).await;
+            assert_safe(&reply, from);
+            let code = if refused { "BAD_USER_INPUT" } else { "<none>" };
+            assert_eq!(error_code(&reply.json()), code, "{from}..{to}: {}", reply.text);
         }
 
         // Page sizes: out of range, overflowing, of the wrong type — literals and variables.

@@ -412,7 +412,7 @@ mod tests {
 
     #[test]
     fn brackets_in_strings_and_comments_do_not_count() {
-        assert_eq!(max_bracket_nesting(r#"{ a(x: "{{{[[[((") { b } }"#), 3);
+        assert_eq!(max_bracket_nesting(r#"{ a(x: "{{{[[[((") { b { c } } }"#), 3);
         assert_eq!(max_bracket_nesting("{ a # {{{{{{\n { b } }"), 2);
         assert_eq!(max_bracket_nesting(r#"{ a(x: """ {{{ \""" {{{ """) }"#), 2);
         assert_eq!(max_bracket_nesting(r#"{ a(x: "\"{{{") }"#), 2);

@@ -93,6 +93,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
 
 fn rate_limited(wait: Duration) -> Error {
     Error::RateLimited {
+        // `as` saturates: Duration::MAX becomes u64::MAX seconds.
         retry_after_seconds: wait.as_secs_f64().ceil().max(1.0) as u64,
     }
 }

@@ -84,7 +84,8 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
             Ok(())
         } else {
             bucket.tokens = level;
-            Err(Duration::from_secs_f64((1.0 - level) / limit.per_second))
+            // A tiny configured rate can make the wait exceed what a Duration holds.
+            Err(Duration::try_from_secs_f64((1.0 - level) / limit.per_second).unwrap_or(Duration::MAX))
         }
     }
 
@@ -124,6 +125,17 @@ mod tests {
             assert!(limiter.check(&"a", later).is_ok());
         }
         assert!(limiter.check(&"a", later).is_err());
+    }
+
+    #[test]
+    fn a_tiny_rate_gives_a_long_wait_not_a_panic() {
+        let limiter = KeyedLimiter::new(RateLimit {
+            per_second: 1e-300,
+            burst: 1,
+        });
+        let t0 = Instant::now();
+        assert!(limiter.check(&(), t0).is_ok());
+        assert_eq!(limiter.check(&(), t0), Err(Duration::MAX));
     }
 
     #[test]

@@ -559,6 +559,17 @@ db_test!(
     }
 );
 
+/// A browser's cross-origin POST of `{ __typename }`, without a token.
+async fn post_from_origin(app: &TestApp, origin: &str) -> Reply {
+    send(
+        app.client
+            .post(format!("{}/graphql", app.address))
+            .header("origin", origin)
+            .json(&json!({ "query": "{ __typename }" })),
+    )
+    .await
+}
+
 db_test!(
     async fn introspection_graphiql_and_cors_switches(db) {
         let app = db
@@ -579,13 +590,7 @@ db_test!(
         let page = send(app.client.get(format!("{}/graphql", app.address)).header("accept", "text/html")).await;
         assert_eq!((page.status, error_code(&page.json())), (404, "NOT_FOUND"));
         // No CORS origins configured: no CORS headers, so browsers keep other origins out.
-        let r = send(
-            app.client
-                .post(format!("{}/graphql", app.address))
-                .header("origin", "https://app.example.com")
-                .json(&json!({ "query": "{ __typename }" })),
-        )
-        .await;
+        let r = post_from_origin(&app, "https://app.example.com").await;
         assert_eq!(r.status, 200);
         assert_eq!(r.header("access-control-allow-origin"), None);
         app.stop().await;
@@ -614,13 +619,7 @@ db_test!(
         let other = preflight("https://evil.example.com").await;
         assert_eq!(other.header("access-control-allow-origin"), None);
         // The actual request: allowed origin echoed, also on a 401.
-        let r = send(
-            app.client
-                .post(format!("{}/graphql", app.address))
-                .header("origin", "http://localhost:3000")
-                .json(&json!({ "query": "{ __typename }" })),
-        )
-        .await;
+        let r = post_from_origin(&app, "http://localhost:3000").await;
         assert_eq!(r.status, 401);
         assert_eq!(r.header("access-control-allow-origin"), Some("http://localhost:3000"));
         app.stop().await;

@@ -2,6 +2,7 @@
 //! `extensions.code` (DESIGN.md, "The API contract"). Internal details are logged, never sent.
 
 use async_graphql::ErrorExtensions;
+use axum::http::StatusCode;
 use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
 
 use crate::config::ConfigError;
@@ -22,6 +23,27 @@ pub mod code {
     pub const INTERNAL: &str = "INTERNAL";
 }
 
+/// Names of the request limits, as clients see them in `extensions.limit` of a LIMIT_EXCEEDED
+/// error (README, "Running in production").
+pub mod limit {
+    /// Deepest nesting of fields (and, before parsing, of brackets) in a query.
+    pub const DEPTH: &str = "depth";
+    /// Estimated cost of a query: connections cost their page size × what they select.
+    pub const COMPLEXITY: &str = "complexity";
+    /// Aliased fields in one query document.
+    pub const ALIASES: &str = "aliases";
+    /// Fields selected at the root of an operation.
+    pub const ROOT_FIELDS: &str = "rootFields";
+    /// Directives on one field.
+    pub const DIRECTIVES: &str = "directives";
+    /// Operations in one batched request.
+    pub const BATCH_SIZE: &str = "batchSize";
+    /// Bytes of one query text.
+    pub const QUERY_LENGTH: &str = "queryLength";
+    /// Bytes of one request body.
+    pub const BODY_SIZE: &str = "bodySize";
+}
+
 /// Everything that can go wrong while serving or starting up.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -34,12 +56,23 @@ pub enum Error {
     /// A lookup by id found nothing where something was required.
     #[error("{0} not found")]
     NotFound(String),
-    /// A configured limit was exceeded.
+    /// A configured limit was exceeded. `limit` is the limit's name as clients see it in
+    /// `extensions.limit` (`depth`, `complexity`, `bodySize`, …), `max` its configured value.
     #[error("{limit} exceeds the maximum of {max}")]
     LimitExceeded { limit: String, max: u64 },
-    /// The database did not answer in time.
+    /// Too many requests from one token or address; try again after `retry_after_seconds`.
+    #[error("too many requests; retry after {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
+    /// The database did not answer in time, or the whole request outlived its timeout.
     #[error("the operation timed out")]
     Timeout,
+    /// No valid credentials: tokens are configured and the request has none that matches.
+    /// The message never repeats what the client sent.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Valid credentials that lack the scope the operation needs.
+    #[error("{0}")]
+    Forbidden(String),
     /// The database cannot be reached or has no connection free.
     #[error("the database is unavailable; try again shortly")]
     ServiceUnavailable,
@@ -111,10 +144,38 @@ impl Error {
             Self::InvalidCursor { .. } => code::INVALID_CURSOR,
             Self::NotFound(_) => code::NOT_FOUND,
             Self::LimitExceeded { .. } => code::LIMIT_EXCEEDED,
+            Self::RateLimited { .. } => code::RATE_LIMITED,
             Self::Timeout => code::TIMEOUT,
+            Self::Unauthenticated(_) => code::UNAUTHENTICATED,
+            Self::Forbidden(_) => code::FORBIDDEN,
             Self::ServiceUnavailable => code::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Config(_) | Self::Internal(_) => code::INTERNAL,
         }
+    }
+
+    /// The HTTP status of a request this error ends before GraphQL execution starts. (Inside a
+    /// GraphQL response an error is one entry of `errors` and the status stays 200.)
+    pub fn http_status(&self) -> StatusCode {
+        match self {
+            Self::BadUserInput(_) | Self::InvalidCursor { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::LimitExceeded { limit: name, .. } if name == limit::BODY_SIZE => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::LimitExceeded { .. } => StatusCode::BAD_REQUEST,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Database(_) | Self::Config(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// This error as one entry of a GraphQL response's `errors`, with its `extensions`.
+    pub fn into_server_error(self) -> async_graphql::ServerError {
+        let mut err = async_graphql::Error::from(ApiError::from(self)).into_server_error(async_graphql::Pos::default());
+        // Not tied to a place in the query text.
+        err.locations.clear();
+        err
     }
 
     /// The message a client may see: ours for client errors, a generic line for our faults.
@@ -168,6 +229,9 @@ impl From<ApiError> for async_graphql::Error {
             }
             Error::InvalidCursor { argument, .. } => {
                 gql = gql.extend_with(|_, e| e.set("argument", *argument));
+            }
+            Error::RateLimited { retry_after_seconds } => {
+                gql = gql.extend_with(|_, e| e.set("retryAfterSeconds", *retry_after_seconds));
             }
             _ => {}
         }

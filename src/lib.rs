@@ -1,6 +1,7 @@
 //! DomainFlow campaign API: a GraphQL server that pages through very large campaign result
 //! sets in constant time and reports on its own health. `main.rs` only parses the CLI.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;

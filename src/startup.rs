@@ -92,14 +92,21 @@ impl Application {
             monitor.clone(),
             Limits {
                 max_page_size: settings.max_page_size,
+                query: settings.query_limits,
+                introspection: settings.introspection,
             },
         );
+        if !settings.api_tokens.is_empty() {
+            let names: Vec<&str> = settings.api_tokens.iter().map(|t| t.name()).collect();
+            tracing::info!(tokens = ?names, "access control on: requests need a bearer token");
+        }
         let state = AppState {
             health,
             metrics,
             monitor,
             db,
             schema,
+            gate: Arc::new(crate::http::guard::Gatekeeper::new(&settings)),
             settings: Arc::new(settings),
         };
         Ok(Self {
@@ -129,7 +136,9 @@ impl Application {
         let background = self.background;
         tracing::info!(address = %format!("{}:{}", self.state.settings.host, self.port), "serving GraphQL at /graphql");
         let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(async move {
+        // Connection info gives the per-address rate limit its key.
+        let app = router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             let _ = drain_rx.await;
         });
         let mut server = std::pin::pin!(server.into_future());

@@ -16,6 +16,36 @@ pub(super) struct FileConfig {
     pub log: LogSection,
     pub metrics: MetricsSection,
     pub alerts: AlertsSection,
+    pub auth: AuthSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct AuthSection {
+    pub tokens: Option<Vec<TokenEntry>>,
+}
+
+/// One API token: `{"name": "dashboard", "scopes": ["read"], "token": "sha256:…"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct TokenEntry {
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub token: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RateLimitSection {
+    pub per_address: RateSection,
+    pub per_token: RateSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RateSection {
+    pub per_second: Option<f64>,
+    pub burst: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +71,10 @@ pub(super) struct ServerSection {
     pub port: Option<u16>,
     pub shutdown_grace_period: Option<String>,
     pub shutdown_delay_ms: Option<u64>,
+    pub request_timeout: Option<String>,
+    pub max_request_body_bytes: Option<usize>,
+    pub cors_allowed_origins: Option<Vec<String>>,
+    pub rate_limit: RateLimitSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,6 +114,13 @@ pub(super) struct ConnectionMonitoring {
 pub(super) struct GraphqlSection {
     pub max_page_size: Option<u32>,
     pub graphiql: Option<bool>,
+    pub introspection: Option<bool>,
+    pub max_depth: Option<usize>,
+    pub max_complexity: Option<usize>,
+    pub max_aliases: Option<usize>,
+    pub max_root_fields: Option<usize>,
+    pub max_batch_size: Option<usize>,
+    pub max_query_length: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -166,6 +166,38 @@ pub struct Settings {
     /// Serve GraphiQL at GET /graphql to browsers. `GRAPHIQL_ENABLED`, JSON `graphql.graphiql`.
     /// Default true.
     pub graphiql: bool,
+    /// Answer introspection (`__schema`, `__type`), which GraphiQL and code generators need;
+    /// a public deployment may prefer not to publish its schema. `GRAPHQL_INTROSPECTION`,
+    /// JSON `graphql.introspection`. Default true.
+    pub introspection: bool,
+    /// What one GraphQL request may ask for, checked before any SQL runs: depth
+    /// (`GRAPHQL_MAX_DEPTH`, 16), complexity (`GRAPHQL_MAX_COMPLEXITY`, 100000), aliases
+    /// (`GRAPHQL_MAX_ALIASES`, 50), root fields (`GRAPHQL_MAX_ROOT_FIELDS`, 20), batch size
+    /// (`GRAPHQL_MAX_BATCH_SIZE`, 10) and query length (`GRAPHQL_MAX_QUERY_LENGTH`, 32768
+    /// bytes); JSON `graphql.maxDepth`, `graphql.maxComplexity`, ….
+    pub query_limits: crate::graphql::QueryLimits,
+    /// Largest request body accepted, in bytes; more is refused with 413 before it is read in
+    /// full. `MAX_REQUEST_BODY_BYTES`, JSON `server.maxRequestBodyBytes`. Default 1 MiB.
+    pub max_request_body_bytes: usize,
+    /// Longest a request to /graphql or /metrics may take before it is answered with TIMEOUT,
+    /// so no client ever waits forever. `REQUEST_TIMEOUT_SECONDS`, JSON
+    /// `server.requestTimeout` ("30s"). Default 30 s.
+    pub request_timeout: Duration,
+    /// Browser origins allowed to call the API cross-origin (CORS); `*` allows any. Empty: no
+    /// CORS headers, so browsers allow same-origin pages only. `CORS_ALLOWED_ORIGINS`
+    /// (comma-separated), JSON `server.corsAllowedOrigins`. Default none.
+    pub cors_allowed_origins: Vec<String>,
+    /// Requests per second (and burst) per client address; None = off.
+    /// `RATE_LIMIT_PER_ADDRESS` (0 = off), `RATE_LIMIT_PER_ADDRESS_BURST` (100); JSON
+    /// `server.rateLimit.perAddress.perSecond`/`.burst`. Default off.
+    pub rate_limit_per_address: Option<crate::http::rate_limit::RateLimit>,
+    /// Requests per second (and burst) per API token; None = off. `RATE_LIMIT_PER_TOKEN`
+    /// (0 = off), `RATE_LIMIT_PER_TOKEN_BURST` (100); JSON `server.rateLimit.perToken.*`.
+    /// Default off.
+    pub rate_limit_per_token: Option<crate::http::rate_limit::RateLimit>,
+    /// Bearer tokens and their scopes; empty = no access control. `API_TOKENS`
+    /// (`name:scope+scope:secret,…`), JSON `auth.tokens`. Only digests are kept.
+    pub api_tokens: Vec<crate::auth::ApiToken>,
     /// Log filter (tracing EnvFilter syntax). `RUST_LOG`, JSON `log.level`. Default "info,sqlx=warn".
     pub log_level: String,
     /// Log format: "pretty" for people, "json" for log shippers. `LOG_FORMAT`, JSON `log.format`.
@@ -305,6 +337,39 @@ impl Settings {
             },
             max_page_size: source.parse("MAX_PAGE_SIZE", json.graphql.max_page_size, 1000)?,
             graphiql: source.parse_bool("GRAPHIQL_ENABLED", json.graphql.graphiql, true)?,
+            introspection: source.parse_bool("GRAPHQL_INTROSPECTION", json.graphql.introspection, true)?,
+            query_limits: crate::graphql::QueryLimits {
+                max_depth: source.parse("GRAPHQL_MAX_DEPTH", json.graphql.max_depth, 16)?,
+                max_complexity: source.parse("GRAPHQL_MAX_COMPLEXITY", json.graphql.max_complexity, 100_000)?,
+                max_aliases: source.parse("GRAPHQL_MAX_ALIASES", json.graphql.max_aliases, 50)?,
+                max_root_fields: source.parse("GRAPHQL_MAX_ROOT_FIELDS", json.graphql.max_root_fields, 20)?,
+                max_batch_size: source.parse("GRAPHQL_MAX_BATCH_SIZE", json.graphql.max_batch_size, 10)?,
+                max_query_length: source.parse("GRAPHQL_MAX_QUERY_LENGTH", json.graphql.max_query_length, 32_768)?,
+            },
+            max_request_body_bytes: source.parse(
+                "MAX_REQUEST_BODY_BYTES",
+                json.server.max_request_body_bytes,
+                1024 * 1024,
+            )?,
+            request_timeout: source.seconds(
+                "REQUEST_TIMEOUT_SECONDS",
+                "server.requestTimeout",
+                json.server.request_timeout.as_deref(),
+                30,
+            )?,
+            cors_allowed_origins: source.list("CORS_ALLOWED_ORIGINS", json.server.cors_allowed_origins.clone()),
+            rate_limit_per_address: source.rate_limit(
+                ("RATE_LIMIT_PER_ADDRESS", "RATE_LIMIT_PER_ADDRESS_BURST"),
+                &json.server.rate_limit.per_address,
+            )?,
+            rate_limit_per_token: source.rate_limit(
+                ("RATE_LIMIT_PER_TOKEN", "RATE_LIMIT_PER_TOKEN_BURST"),
+                &json.server.rate_limit.per_token,
+            )?,
+            api_tokens: match non_empty(env, "API_TOKENS") {
+                Some(raw) => parse_token_list(raw)?,
+                None => parse_token_entries(json.auth.tokens.as_deref().unwrap_or_default())?,
+            },
             log_level: source.string("RUST_LOG", json.log.level.clone(), DEFAULT_LOG_FILTER),
             log_json: match source.string("LOG_FORMAT", json.log.format.clone(), "pretty").as_str() {
                 "pretty" => false,
@@ -354,8 +419,125 @@ impl Settings {
         if self.max_page_size == 0 {
             return Err(ConfigError::invalid("MAX_PAGE_SIZE", "0", "must be at least 1"));
         }
+        let limits = &self.query_limits;
+        let at_least_one = [
+            ("GRAPHQL_MAX_DEPTH", limits.max_depth),
+            ("GRAPHQL_MAX_COMPLEXITY", limits.max_complexity),
+            ("GRAPHQL_MAX_ALIASES", limits.max_aliases),
+            ("GRAPHQL_MAX_ROOT_FIELDS", limits.max_root_fields),
+            ("GRAPHQL_MAX_BATCH_SIZE", limits.max_batch_size),
+            ("GRAPHQL_MAX_QUERY_LENGTH", limits.max_query_length),
+            ("MAX_REQUEST_BODY_BYTES", self.max_request_body_bytes),
+        ];
+        if let Some((name, _)) = at_least_one.iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::invalid(name, "0", "must be at least 1"));
+        }
+        if limits.max_depth > crate::graphql::limits::MAX_SUPPORTED_DEPTH {
+            return Err(ConfigError::invalid(
+                "GRAPHQL_MAX_DEPTH",
+                limits.max_depth.to_string(),
+                format!(
+                    "must be at most {} (the GraphQL parser's own nesting limit)",
+                    crate::graphql::limits::MAX_SUPPORTED_DEPTH
+                ),
+            ));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(ConfigError::invalid(
+                "REQUEST_TIMEOUT_SECONDS",
+                "0",
+                "must be more than 0 (a request without a time limit can hang forever)",
+            ));
+        }
+        for origin in &self.cors_allowed_origins {
+            validate_origin(origin)?;
+        }
+        let mut names = std::collections::HashSet::new();
+        if let Some(token) = self.api_tokens.iter().find(|t| !names.insert(t.name())) {
+            return Err(ConfigError::invalid(
+                "API_TOKENS",
+                token.name(),
+                "two tokens have this name; names identify tokens in logs and rate limits",
+            ));
+        }
         Ok(())
     }
+}
+
+/// A CORS origin must be `*` or exactly what a browser sends: `scheme://host[:port]`.
+fn validate_origin(origin: &str) -> Result<(), ConfigError> {
+    if origin == "*" {
+        return Ok(());
+    }
+    let valid = origin.split_once("://").is_some_and(|(scheme, rest)| {
+        matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains(['/', '?', '#', ' '])
+    }) && axum::http::HeaderValue::from_str(origin).is_ok();
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            "CORS_ALLOWED_ORIGINS",
+            origin,
+            "expected * or an origin like https://app.example.com (scheme, host, optional port; no path)",
+        ))
+    }
+}
+
+/// Parses `API_TOKENS`: comma-separated `name:scope+scope:secret` entries, where the secret is
+/// a plain token or `sha256:<hex>`. Errors name the entry, never its secret.
+fn parse_token_list(raw: &str) -> Result<Vec<crate::auth::ApiToken>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .enumerate()
+        .map(|(i, entry)| {
+            let mut parts = entry.splitn(3, ':');
+            let (name, scopes, secret) = match (parts.next(), parts.next(), parts.next()) {
+                (Some(name), Some(scopes), Some(secret)) => (name, scopes, secret),
+                _ => {
+                    return Err(ConfigError::invalid(
+                        "API_TOKENS",
+                        format!("entry {}", i + 1),
+                        "expected name:scope+scope:secret (e.g. dashboard:read:sha256:<hex>)",
+                    ));
+                }
+            };
+            let scopes: Vec<&str> = scopes.split('+').collect();
+            token("API_TOKENS", i, name, &scopes, secret)
+        })
+        .collect()
+}
+
+/// Turns the JSON file's `auth.tokens` into tokens.
+fn parse_token_entries(entries: &[file::TokenEntry]) -> Result<Vec<crate::auth::ApiToken>, ConfigError> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let scopes: Vec<&str> = entry.scopes.iter().map(String::as_str).collect();
+            token("auth.tokens", i, &entry.name, &scopes, &entry.token)
+        })
+        .collect()
+}
+
+fn token(
+    setting: &str,
+    index: usize,
+    name: &str,
+    scopes: &[&str],
+    secret: &str,
+) -> Result<crate::auth::ApiToken, ConfigError> {
+    use crate::auth::{ApiToken, Scope};
+    let entry = format!("entry {} ({})", index + 1, name.trim());
+    let scopes = scopes
+        .iter()
+        .map(|name| {
+            Scope::parse(name).ok_or_else(|| {
+                ConfigError::invalid(setting, &entry, format!("unknown scope {name:?} (use read or metrics)"))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    ApiToken::new(name, scopes, secret).map_err(|reason| ConfigError::invalid(setting, &entry, reason))
 }
 
 fn non_empty<'a>(env: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
@@ -391,6 +573,36 @@ impl Source<'_> {
                 .map_err(|_| ConfigError::invalid(name, raw, "expected a non-negative whole number")),
             None => Ok(json.unwrap_or(default)),
         }
+    }
+
+    /// A comma-separated env var, or a JSON array of strings.
+    fn list(&self, name: &str, json: Option<Vec<String>>) -> Vec<String> {
+        match non_empty(self.env, name) {
+            Some(raw) => raw
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            None => json.unwrap_or_default(),
+        }
+    }
+
+    /// A rate (requests per second, 0 = off) and its burst (default 100).
+    fn rate_limit(
+        &self,
+        (rate_name, burst_name): (&str, &str),
+        json: &file::RateSection,
+    ) -> Result<Option<crate::http::rate_limit::RateLimit>, ConfigError> {
+        let per_second = self.parse_f64(rate_name, json.per_second, 0.0)?;
+        let burst = self.parse(burst_name, json.burst, 100)?;
+        if per_second == 0.0 {
+            return Ok(None);
+        }
+        if burst == 0 {
+            return Err(ConfigError::invalid(burst_name, "0", "must be at least 1"));
+        }
+        Ok(Some(crate::http::rate_limit::RateLimit { per_second, burst }))
     }
 
     fn parse_f64(&self, name: &str, json: Option<f64>, default: f64) -> Result<f64, ConfigError> {

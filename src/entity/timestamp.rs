@@ -32,6 +32,15 @@ impl Timestamp {
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
+    /// True when both databases can hold the instant: within chrono's range and not before
+    /// PostgreSQL's earliest timestamp (4713 BC). Values from clients (a forged cursor, a
+    /// filter bound) are checked with it, so an impossible one is a client error rather than a
+    /// database error.
+    pub fn in_database_range(self) -> bool {
+        use chrono::Datelike;
+        Utc.timestamp_micros(self.0).single().is_some_and(|t| t.year() > -4712)
+    }
+
     /// The database value for `backend`: TIMESTAMPTZ on PostgreSQL, INTEGER on SQLite.
     pub fn to_value(self, backend: DbBackend) -> Value {
         match backend {

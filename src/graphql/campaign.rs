@@ -16,6 +16,7 @@ use crate::error::{ApiResult, Error};
 use crate::pagination::cursor::filter_hash;
 use crate::pagination::{Direction, PageArgs, Position, RowId, SortKind, SortValue};
 
+use super::access::RequireScope;
 use super::campaign_rows::{
     self, DnsValidationResultFilter, DnsValidationResultOrder, GeneratedDomainOrder, HttpKeywordResultFilter,
     HttpKeywordResultOrder,
@@ -29,6 +30,7 @@ use super::loader::CampaignKey;
 use super::node::{GlobalId, NodeType};
 use super::results::{DnsValidationResult, GeneratedDomain, HttpKeywordResult};
 use super::{ApiContext, connection_codes};
+use crate::auth::Scope;
 
 /// A domain-generation, DNS-validation or HTTP-keyword-validation campaign.
 #[derive(Debug, Clone)]
@@ -186,6 +188,7 @@ impl Campaign {
 
     /// The domains this campaign generated (empty unless it is a domain-generation campaign).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::connection_cost(first, last, child_complexity)")]
     async fn generated_domains(
         &self,
         ctx: &Context<'_>,
@@ -226,7 +229,7 @@ impl Campaign {
         use generated_domain::Column;
         let lookup = match (offset_index, domain_name) {
             (Some(offset), None) => Condition::all().add(Column::OffsetIndex.eq(offset)),
-            (None, Some(name)) => Condition::all().add(Column::DomainName.eq(name)),
+            (None, Some(name)) => Condition::all().add(Column::DomainName.eq(super::lookup_text("domainName", &name)?)),
             _ => {
                 return Err(Error::BadUserInput("pass exactly one of `offsetIndex` or `domainName`".to_owned()).into());
             }
@@ -243,6 +246,7 @@ impl Campaign {
 
     /// The DNS validation results of this campaign (empty unless it is a DNS-validation campaign).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::connection_cost(first, last, child_complexity)")]
     async fn dns_validation_results(
         &self,
         ctx: &Context<'_>,
@@ -286,7 +290,8 @@ impl Campaign {
     ) -> ApiResult<Option<DnsValidationResultEdge>> {
         let filter = filter.unwrap_or_default();
         let request = campaign_rows::dns_validation_results(&self.0, order_by.unwrap_or_default(), &filter, false);
-        let lookup = Condition::all().add(dns_validation_result::Column::DomainName.eq(domain_name));
+        let name = super::lookup_text("domainName", &domain_name)?;
+        let lookup = Condition::all().add(dns_validation_result::Column::DomainName.eq(name));
         Ok(request
             .find(ctx, lookup)
             .await?
@@ -298,6 +303,7 @@ impl Campaign {
 
     /// The HTTP keyword results of this campaign (empty unless it is an HTTP-keyword campaign).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::connection_cost(first, last, child_complexity)")]
     async fn http_keyword_results(
         &self,
         ctx: &Context<'_>,
@@ -348,7 +354,8 @@ impl Campaign {
             filter.unwrap_or_default(),
             false,
         );
-        let lookup = Condition::all().add(http_keyword_result::Column::DomainName.eq(domain_name));
+        let name = super::lookup_text("domainName", &domain_name)?;
+        let lookup = Condition::all().add(http_keyword_result::Column::DomainName.eq(name));
         Ok(request
             .find(ctx, lookup)
             .await?
@@ -452,11 +459,11 @@ impl OrderField<campaign::Entity> for CampaignOrderField {
     }
 }
 
-/// Root fields about campaigns.
+/// Root fields about campaigns; they need the `read` scope.
 #[derive(Default)]
 pub struct CampaignQuery;
 
-#[Object]
+#[Object(guard = "RequireScope(Scope::Read)")]
 impl CampaignQuery {
     /// A campaign by its global id; null when no such campaign exists.
     async fn campaign(
@@ -479,6 +486,7 @@ impl CampaignQuery {
 
     /// All campaigns, a page at a time (Relay cursor connection).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::connection_cost(first, last, child_complexity)")]
     async fn campaigns(
         &self,
         ctx: &Context<'_>,

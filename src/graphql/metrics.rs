@@ -48,11 +48,11 @@ impl MonitorContext {
     }
 }
 
-/// Root field of the metrics.
+/// Root field of the metrics; it needs the `metrics` scope.
 #[derive(Default)]
 pub struct MetricsQuery;
 
-#[Object]
+#[Object(guard = "super::access::RequireScope(crate::auth::Scope::Metrics)")]
 impl MetricsQuery {
     /// The server's health: pool, queries, memory, alerts, recommendations, history.
     async fn metrics(&self, ctx: &Context<'_>) -> ApiResult<MetricsReport> {

@@ -139,6 +139,16 @@ impl MetricsHistoryFilter {
     }
 
     fn validate(&self) -> Result<(), Error> {
+        for (name, bound) in [("from", self.from), ("to", self.to)] {
+            if bound.is_some_and(|t| !Timestamp::from(t).in_database_range()) {
+                return Err(Error::BadUserInput(format!(
+                    "`filter.{name}` is outside the range of stored times"
+                )));
+            }
+        }
+        if let Some(query_type) = &self.query_type {
+            super::lookup_text("filter.queryType", query_type)?;
+        }
         if let (Some(from), Some(to)) = (self.from, self.to)
             && from > to
         {
@@ -199,6 +209,7 @@ pub struct MetricsHistory;
 impl MetricsHistory {
     /// Per query type and sampling interval, as persisted by the sampler.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::connection_cost(first, last, child_complexity)")]
     async fn query_history(
         &self,
         ctx: &Context<'_>,
@@ -248,6 +259,7 @@ impl MetricsHistory {
 
     /// Pool figures per sampling interval, as persisted by the sampler.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::limits::connection_cost(first, last, child_complexity)")]
     async fn pool_history(
         &self,
         ctx: &Context<'_>,

@@ -1,10 +1,12 @@
 //! The GraphQL schema: one module per object, merged into one query root. `build_schema`
 //! takes its dependencies as arguments; it never reads the environment or touches the database.
 
+mod access;
 pub mod campaign;
 pub mod campaign_rows;
 pub mod connection;
 mod errors;
+pub mod limits;
 pub mod loader;
 pub mod metrics;
 pub mod metrics_history;
@@ -17,6 +19,7 @@ use sea_orm::DatabaseConnection;
 use crate::error::{ApiResult, Error};
 
 pub use errors::ErrorCodes;
+pub use limits::QueryLimits;
 
 /// Codes of the connections, carried in every cursor so one connection's cursor is refused
 /// by another.
@@ -51,6 +54,28 @@ pub fn sql_shape(statement: &sea_orm::sea_query::SelectStatement, backend: sea_o
     }
 }
 
+/// Longest text a lookup argument (`domainName`, `queryType`) accepts; a domain name has at
+/// most 253 bytes.
+pub const MAX_LOOKUP_TEXT: usize = 1024;
+
+/// Checks a text argument compared with a column: one that no stored value can equal (a NUL
+/// character, which PostgreSQL text cannot hold, or more than [`MAX_LOOKUP_TEXT`] bytes) is
+/// BAD_USER_INPUT here rather than an error or a wasted query in the database.
+pub fn lookup_text<'a>(argument: &str, value: &'a str) -> Result<&'a str, Error> {
+    if value.len() > MAX_LOOKUP_TEXT {
+        return Err(Error::BadUserInput(format!(
+            "`{argument}` is {} bytes long; at most {MAX_LOOKUP_TEXT} are accepted",
+            value.len()
+        )));
+    }
+    if value.contains('\0') {
+        return Err(Error::BadUserInput(format!(
+            "`{argument}` must not contain NUL characters"
+        )));
+    }
+    Ok(value)
+}
+
 /// The query root.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
@@ -64,6 +89,10 @@ pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 pub struct Limits {
     /// Largest `first`/`last` a connection accepts.
     pub max_page_size: u32,
+    /// Depth, complexity, aliases, root fields and query length of one request.
+    pub query: QueryLimits,
+    /// Whether `__schema` and `__type` are answered.
+    pub introspection: bool,
 }
 
 /// What resolvers need, stored once in the schema's data.
@@ -94,7 +123,8 @@ pub fn build_schema(
     monitor: metrics::MonitorContext,
     limits: Limits,
 ) -> AppSchema {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+    let query = limits.query;
+    let builder = Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
         .data(ApiContext {
             loader: loader::DbLoader::new_loader(db.clone(), observer.clone()),
             observer,
@@ -102,8 +132,22 @@ pub fn build_schema(
             db,
             max_page_size: limits.max_page_size,
         })
-        .extension(ErrorCodes)
-        .finish()
+        .limit_depth(query.max_depth)
+        .limit_recursive_depth(query.max_nesting())
+        .limit_complexity(query.max_complexity)
+        .limit_directives(limits::MAX_DIRECTIVES_PER_FIELD)
+        // Registered first, so it is the outermost hook and sees every error, including the
+        // limit checks' own.
+        .extension(ErrorCodes { limits: query })
+        .extension(limits::QueryLimitsCheck {
+            limits: query,
+            introspection: limits.introspection,
+        });
+    if limits.introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The schema's SDL, as committed in `schema.graphql`. Needs no database.

@@ -79,7 +79,7 @@ impl GlobalId {
 
     /// Decodes a global id; anything malformed is BAD_USER_INPUT.
     pub fn decode(raw: &str) -> Result<Self, Error> {
-        let bad = || Error::BadUserInput(format!("{raw:?} is not a valid global id"));
+        let bad = || Error::BadUserInput(format!("{} is not a valid global id", echo(raw)));
         if raw.len() > 200 {
             return Err(bad());
         }
@@ -120,7 +120,8 @@ impl GlobalId {
         let id = Self::decode(raw)?;
         if id.node_type != expected {
             return Err(Error::BadUserInput(format!(
-                "{raw:?} is the id of a {}, not of a {}",
+                "{} is the id of a {}, not of a {}",
+                echo(raw),
                 id.node_type.name(),
                 expected.name()
             )));
@@ -152,6 +153,16 @@ mod tests {
     }
 }
 
+/// A client's value quoted in an error message: whole when short, else its start and length,
+/// so a huge argument is not sent straight back.
+fn echo(raw: &str) -> String {
+    const SHOWN: usize = 64;
+    match raw.char_indices().nth(SHOWN) {
+        None => format!("{raw:?}"),
+        Some((end, _)) => format!("{:?}… ({} bytes)", &raw[..end], raw.len()),
+    }
+}
+
 /// An object with a global id (Relay Global Object Identification).
 #[derive(async_graphql::Interface)]
 #[graphql(field(
@@ -166,11 +177,11 @@ pub enum Node {
     HttpKeywordResult(super::results::HttpKeywordResult),
 }
 
-/// Root fields resolving global ids.
+/// Root fields resolving global ids; they need the `read` scope.
 #[derive(Default)]
 pub struct NodeQuery;
 
-#[async_graphql::Object]
+#[async_graphql::Object(guard = "super::access::RequireScope(crate::auth::Scope::Read)")]
 impl NodeQuery {
     /// The object with this global id; null when it does not exist. A malformed id is
     /// BAD_USER_INPUT.
@@ -185,6 +196,7 @@ impl NodeQuery {
 
     /// The objects with these global ids, in order; null for each that does not exist.
     /// Loaded in batches (one query per type and campaign).
+    #[graphql(complexity = "super::limits::list_cost(ids.len(), child_complexity)")]
     async fn nodes(
         &self,
         ctx: &async_graphql::Context<'_>,

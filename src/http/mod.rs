@@ -1,10 +1,16 @@
-//! The HTTP surface: `/graphql` (POST and GET, GraphiQL for browsers), `/healthz`, `/readyz`.
-//! Building the router does no I/O, so tests can drive it with `oneshot` too.
+//! The HTTP surface: `/graphql` (POST and GET, GraphiQL for browsers), `/healthz`, `/readyz`,
+//! `/metrics`. Building the router does no I/O, so tests can drive it with `oneshot` too.
+//! /graphql and /metrics pass the [`guard`](guard::guard) (rate limits, tokens, timeout);
+//! the health probes do not, so load balancers never need a token.
+
+pub mod guard;
+pub mod rate_limit;
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{DefaultBodyLimit, Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, Request, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -14,9 +20,12 @@ use serde_json::json;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::auth::{Principal, Scope};
 use crate::config::Settings;
-use crate::error::code;
+use crate::error::{Error, limit};
 use crate::graphql::AppSchema;
+
+use guard::{error_response, error_response_with_status};
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
@@ -28,19 +37,34 @@ pub struct AppState {
     pub monitor: crate::graphql::metrics::MonitorContext,
     pub schema: AppSchema,
     pub settings: Arc<Settings>,
+    /// Tokens, rate limits and the request timeout.
+    pub gate: Arc<guard::Gatekeeper>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The application's router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/graphql", get(graphql_get).post(graphql_post))
+    let guarded = axum::middleware::from_fn_with_state(state.clone(), guard::guard);
+    let cors = guard::cors_layer(&state.settings.cors_allowed_origins);
+    let router = Router::new()
+        .route(
+            "/graphql",
+            get(graphql_get)
+                .post(graphql_post)
+                .layer(DefaultBodyLimit::max(state.settings.max_request_body_bytes)),
+        )
+        .route("/metrics", get(prometheus_metrics))
+        .route_layer(guarded)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(prometheus_metrics))
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state);
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let request_id = request
@@ -48,46 +72,78 @@ pub fn router(state: AppState) -> Router {
                 .get(&REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+            // Never the headers or the query string: they may carry a token. `token` is the
+            // matched token's configured name, recorded by the guard.
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                path = %request.uri().path(),
+                request_id,
+                token = tracing::field::Empty
+            )
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
-/// A GraphQL-shaped error response for requests that never reached the executor.
-fn request_error(status: StatusCode, code: &str, message: String) -> Response {
-    (
-        status,
-        Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })),
-    )
-        .into_response()
-}
-
-async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn graphql_post(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_none_or(|ct| ct.starts_with("application/json") || ct.starts_with("application/graphql-response+json"));
     if !is_json {
-        return request_error(
+        return error_response_with_status(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code::BAD_USER_INPUT,
-            "POST /graphql expects Content-Type: application/json".to_owned(),
+            Error::BadUserInput("POST /graphql expects Content-Type: application/json".to_owned()),
         );
     }
+    let body = match body {
+        Ok(body) => body,
+        Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
+            return error_response(Error::LimitExceeded {
+                limit: limit::BODY_SIZE.to_owned(),
+                max: state.settings.max_request_body_bytes as u64,
+            });
+        }
+        Err(_) => return error_response(Error::BadUserInput("the request body could not be read".to_owned())),
+    };
     let request: async_graphql::BatchRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(err) => {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                code::BAD_USER_INPUT,
-                format!("the body is not a GraphQL request (JSON with a \"query\" string): {err}"),
-            );
+            return error_response(Error::BadUserInput(format!(
+                "the body is not a GraphQL request (JSON with a \"query\" string): {err}"
+            )));
         }
+    };
+    if let async_graphql::BatchRequest::Batch(requests) = &request {
+        let max = state.settings.query_limits.max_batch_size;
+        if requests.is_empty() {
+            return error_response(Error::BadUserInput("a batch needs at least one request".to_owned()));
+        }
+        if requests.len() > max {
+            return error_response(Error::LimitExceeded {
+                limit: limit::BATCH_SIZE.to_owned(),
+                max: max as u64,
+            });
+        }
+    }
+    let request = match principal {
+        Some(Extension(principal)) => request.data(principal),
+        None => request,
     };
     Json(state.schema.execute_batch(request).await).into_response()
 }
 
-async fn graphql_get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+async fn graphql_get(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let query = query.unwrap_or_default();
     let wants_html = headers
         .get(header::ACCEPT)
@@ -95,11 +151,7 @@ async fn graphql_get(State(state): State<AppState>, headers: HeaderMap, RawQuery
         .is_some_and(|accept| accept.contains("text/html"));
     if query.is_empty() && wants_html {
         if !state.settings.graphiql {
-            return request_error(
-                StatusCode::NOT_FOUND,
-                code::NOT_FOUND,
-                "GraphiQL is disabled".to_owned(),
-            );
+            return error_response(Error::NotFound("GraphiQL (disabled on this server)".to_owned()));
         }
         return Html(
             async_graphql::http::GraphiQLSource::build()
@@ -109,12 +161,16 @@ async fn graphql_get(State(state): State<AppState>, headers: HeaderMap, RawQuery
         .into_response();
     }
     match async_graphql::http::parse_query_string(&query) {
-        Ok(request) => Json(state.schema.execute(request).await).into_response(),
-        Err(err) => request_error(
-            StatusCode::BAD_REQUEST,
-            code::BAD_USER_INPUT,
-            format!("GET /graphql expects ?query=…[&variables=…&operationName=…]: {err}"),
-        ),
+        Ok(request) => {
+            let request = match principal {
+                Some(Extension(principal)) => request.data(principal),
+                None => request,
+            };
+            Json(state.schema.execute(request).await).into_response()
+        }
+        Err(err) => error_response(Error::BadUserInput(format!(
+            "GET /graphql expects ?query=…[&variables=…&operationName=…]: {err}"
+        ))),
     }
 }
 
@@ -146,7 +202,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus scrape endpoint: the same figures as `Query.metrics`, in the text format.
-async fn prometheus_metrics(State(state): State<AppState>) -> Response {
+/// Needs the `metrics` scope when tokens are configured.
+async fn prometheus_metrics(State(state): State<AppState>, principal: Option<Extension<Principal>>) -> Response {
+    // The guard always attaches a principal; without one, refuse rather than serve.
+    let allowed = principal.ok_or_else(|| Error::Unauthenticated("authentication required".to_owned()));
+    if let Err(err) = allowed.and_then(|Extension(principal)| principal.require(Scope::Metrics)) {
+        return error_response(err);
+    }
     let (open, idle) = crate::db::pool_open_idle(&state.db);
     let pool = state.metrics.pool().snapshot(open, idle);
     let window = state.metrics.alert_thresholds().memory_growth_window;
@@ -157,9 +219,5 @@ async fn prometheus_metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn not_found() -> Response {
-    request_error(
-        StatusCode::NOT_FOUND,
-        code::NOT_FOUND,
-        "no such endpoint; GraphQL is served at /graphql".to_owned(),
-    )
+    error_response(Error::NotFound("endpoint (GraphQL is served at /graphql)".to_owned()))
 }

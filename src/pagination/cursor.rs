@@ -22,8 +22,9 @@ const TAG_TEXT: u8 = 2;
 const TAG_TIME: u8 = 3;
 const ID_UUID: u8 = 1;
 const ID_INT: u8 = 2;
-/// Longest base64 text we even try to decode (sort values are short).
-const MAX_ENCODED_LEN: usize = 1024;
+/// Longest base64 text we even try to decode. Sort values are short but may be multi-byte:
+/// a 253-character domain name of 4-byte characters makes a cursor of about 1,420 characters.
+const MAX_ENCODED_LEN: usize = 2048;
 
 /// Which connection, ordering and filter a cursor belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +58,18 @@ pub enum SortValue {
 }
 
 impl SortValue {
+    /// Whether both databases can hold the value. Cursors we issue always can; a forged one
+    /// (the checksum guards against accidents, not forgery) might carry a NUL in text, which
+    /// PostgreSQL refuses, or a time outside its range — refused as a malformed cursor instead
+    /// of failing in SQL.
+    pub fn storable(&self) -> bool {
+        match self {
+            Self::Int(_) => true,
+            Self::Text(text) => !text.contains('\0'),
+            Self::Time(time) => time.in_database_range(),
+        }
+    }
+
     /// The kind of this value.
     pub fn kind(&self) -> SortKind {
         match self {
@@ -187,7 +200,7 @@ impl Cursor {
         if got.filter_hash != scope.filter_hash {
             return Err(invalid("it was issued for another filter"));
         }
-        if decoded.value.kind() != sort {
+        if decoded.value.kind() != sort || !decoded.value.storable() {
             return Err(invalid("malformed"));
         }
         Ok(decoded)
@@ -348,6 +361,30 @@ mod tests {
             Cursor::decode(&good, "before", &scope(), SortKind::Text),
             Err(Error::InvalidCursor { argument: "before", .. })
         ));
+    }
+
+    #[test]
+    fn the_longest_sort_values_round_trip() {
+        let value = SortValue::Text("😀".repeat(253));
+        let c = cursor(value);
+        assert_eq!(
+            Cursor::decode(&c.encode(), "after", &scope(), SortKind::Text).ok(),
+            Some(c)
+        );
+    }
+
+    #[test]
+    fn forged_values_no_database_can_hold_are_rejected() {
+        for value in [
+            SortValue::Text("a\0b".into()),
+            SortValue::Time(Timestamp(i64::MIN)),
+            SortValue::Time(Timestamp(-200_000 * 365 * 86_400 * 1_000_000)),
+        ] {
+            let kind = value.kind();
+            assert!(Cursor::decode(&cursor(value).encode(), "after", &scope(), kind).is_err());
+        }
+        let ancient = SortValue::Time(Timestamp(-4_000 * 365 * 86_400 * 1_000_000));
+        assert!(Cursor::decode(&cursor(ancient).encode(), "after", &scope(), SortKind::Time).is_ok());
     }
 
     #[test]

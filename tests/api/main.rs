@@ -7,6 +7,7 @@ mod config;
 mod counts;
 mod explain;
 mod graphql;
+mod hardening;
 mod health;
 mod metrics;
 mod migrations;

@@ -94,6 +94,13 @@ impl Health {
         self.inner.failure.notify_one();
     }
 
+    /// The database answered (a probe outside the watchdog, e.g. /readyz).
+    pub fn report_success(&self) {
+        if self.inner.started.load(Ordering::Acquire) {
+            self.set_up();
+        }
+    }
+
     fn set_up(&self) {
         if !self.inner.up.swap(true, Ordering::AcqRel) {
             self.inner.up_watch.send_replace(true);

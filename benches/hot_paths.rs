@@ -103,7 +103,7 @@ fn main() {
             Metrics::new(config),
             false,
             Duration::from_secs(5),
-            domainflow::db::health::Health::new(true),
+            domainflow::db::health::Health::new(true, None),
         );
         let per_call = bench(label, 200_000, || {
             runtime.block_on(async {

@@ -73,9 +73,13 @@ pub enum Error {
     /// Valid credentials that lack the scope the operation needs.
     #[error("{0}")]
     Forbidden(String),
-    /// The database cannot be reached or has no connection free.
+    /// The database cannot be reached.
     #[error("the database is unavailable; try again shortly")]
     ServiceUnavailable,
+    /// The database is reachable but no connection came free in time (also
+    /// SERVICE_UNAVAILABLE to clients; not an outage, so it does not trip the health state).
+    #[error("the database is busy; try again shortly")]
+    Overloaded,
     /// Any other database error: logged in full, reported to clients as INTERNAL.
     #[error("database error: {0}")]
     Database(DbErr),
@@ -90,7 +94,7 @@ pub enum Error {
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
         match &err {
-            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => Self::ServiceUnavailable,
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => Self::Overloaded,
             DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed) | DbErr::Conn(_) => Self::ServiceUnavailable,
             DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => match classify(e) {
                 Some(mapped) => mapped,
@@ -111,11 +115,10 @@ impl From<sqlx::Error> for Error {
 /// or "the statement ran out of time" (TIMEOUT) rather than a fault of ours.
 fn classify(err: &sqlx::Error) -> Option<Error> {
     match err {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => Some(Error::ServiceUnavailable),
+        sqlx::Error::PoolTimedOut => Some(Error::Overloaded),
+        sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => {
+            Some(Error::ServiceUnavailable)
+        }
         sqlx::Error::Database(db) => match db.code().as_deref() {
             // PostgreSQL: query_canceled (statement_timeout), lock_not_available.
             Some("57014") | Some("55P03") => Some(Error::Timeout),
@@ -148,7 +151,7 @@ impl Error {
             Self::Timeout => code::TIMEOUT,
             Self::Unauthenticated(_) => code::UNAUTHENTICATED,
             Self::Forbidden(_) => code::FORBIDDEN,
-            Self::ServiceUnavailable => code::SERVICE_UNAVAILABLE,
+            Self::ServiceUnavailable | Self::Overloaded => code::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Config(_) | Self::Internal(_) => code::INTERNAL,
         }
     }
@@ -163,7 +166,7 @@ impl Error {
             Self::LimitExceeded { .. } => StatusCode::BAD_REQUEST,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServiceUnavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Database(_) | Self::Config(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

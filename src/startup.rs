@@ -38,10 +38,17 @@ impl Application {
             .port();
         tracing::info!(database = %settings.database.display_url(), "connecting to the database");
         let capacity: Arc<OnceLock<u32>> = Arc::default();
+        let ping_timeout = settings.db_acquire_timeout.min(Duration::from_secs(2));
+        let probe = {
+            let mut one = settings.clone();
+            one.db_max_open_conns = 1;
+            one.db_acquire_timeout = ping_timeout;
+            crate::db::connect_lazy(&one)?
+        };
         let (db, health, pending) = match crate::db::connect(&settings).await {
             Ok(db) => {
                 bring_up(&db, &settings, &capacity).await?;
-                (db, Health::new(true), None)
+                (db, Health::new(true, Some(probe)), None)
             }
             Err(Error::ServiceUnavailable) => {
                 // Serve anyway: /readyz says not ready, requests fail fast with
@@ -54,11 +61,14 @@ impl Application {
                     let (settings, capacity) = (later.clone(), capacity_later.clone());
                     Box::pin(async move { bring_up(&db, &settings, &capacity).await })
                 });
-                (crate::db::connect_lazy(&settings)?, Health::new(false), Some(pending))
+                (
+                    crate::db::connect_lazy(&settings)?,
+                    Health::new(false, Some(probe)),
+                    Some(pending),
+                )
             }
             Err(err) => return Err(err),
         };
-        let ping_timeout = settings.db_acquire_timeout.min(Duration::from_secs(2));
         let mut background = vec![
             crate::db::spawn_idle_reaper(db.clone(), settings.db_max_idle_conns),
             crate::db::health::spawn_watchdog(db.clone(), health.clone(), pending, ping_timeout),

@@ -27,6 +27,9 @@ pub struct Health {
 
 #[derive(Debug)]
 struct Inner {
+    /// A pool of one connection of its own: reachability is judged apart from the request
+    /// pool, which may be saturated (busy is not down). None only in benchmarks.
+    probe: Option<DatabaseConnection>,
     /// Start-up work (migrations) is done.
     started: AtomicBool,
     /// The last ping or query reached the database.
@@ -48,10 +51,12 @@ pub struct HealthStatus {
 }
 
 impl Health {
-    /// `started`: start-up work is done and the database answered.
-    pub fn new(started: bool) -> Self {
+    /// `started`: start-up work is done and the database answered; `probe`: the connection
+    /// pings go through.
+    pub fn new(started: bool, probe: Option<DatabaseConnection>) -> Self {
         Self {
             inner: Arc::new(Inner {
+                probe,
                 started: AtomicBool::new(started),
                 up: AtomicBool::new(started),
                 down_since: Mutex::new((!started).then(Instant::now)),
@@ -94,11 +99,21 @@ impl Health {
         self.inner.failure.notify_one();
     }
 
-    /// The database answered (a probe outside the watchdog, e.g. /readyz).
-    pub fn report_success(&self) {
+    /// Pings through the probe connection (bounded by `timeout`) and records the answer
+    /// once start-up is done; true when the database answered.
+    pub async fn probe(&self, timeout: Duration) -> bool {
+        let answered = match &self.inner.probe {
+            Some(probe) => tokio::time::timeout(timeout, super::ping(probe)).await.unwrap_or(false),
+            None => true,
+        };
         if self.inner.started.load(Ordering::Acquire) {
-            self.set_up();
+            if answered {
+                self.set_up();
+            } else {
+                self.report_failure();
+            }
         }
+        answered
     }
 
     fn set_up(&self) {
@@ -120,11 +135,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Start-up work that needs the database, run by the watchdog when the server started
 /// without one.
 pub type BringUp = Box<dyn Fn(DatabaseConnection) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> + Send + Sync>;
-
-/// Pings once, bounded by `timeout`.
-async fn ping(db: &DatabaseConnection, timeout: Duration) -> bool {
-    tokio::time::timeout(timeout, super::ping(db)).await.unwrap_or(false)
-}
 
 /// Spawns the watchdog (see the module docs). `timeout` bounds each ping.
 pub fn spawn_watchdog(
@@ -148,7 +158,7 @@ pub fn spawn_watchdog(
                             false
                         }
                     },
-                    None => ping(&db, timeout).await,
+                    None => health.probe(timeout).await,
                 };
                 if done {
                     health.inner.started.store(true, Ordering::Release);
@@ -161,14 +171,9 @@ pub fn spawn_watchdog(
                     () = health.inner.failure.notified() => {}
                     () = tokio::time::sleep(UP_INTERVAL) => {}
                 }
-                if ping(&db, timeout).await {
-                    health.set_up();
-                } else {
-                    health.report_failure();
-                }
+                health.probe(timeout).await;
                 continue;
-            } else if ping(&db, timeout).await {
-                health.set_up();
+            } else if health.probe(timeout).await {
                 retry = FIRST_RETRY;
                 continue;
             }

@@ -94,7 +94,7 @@ impl Observer {
                     waited_ms = gate_started.elapsed().as_millis() as u64,
                     "no database connection free within the acquire timeout"
                 );
-                return Err(Error::ServiceUnavailable);
+                return Err(Error::Overloaded);
             }
         };
         let waited = permit.waited();
@@ -119,6 +119,10 @@ impl Observer {
             Err(Error::ServiceUnavailable) => {
                 self.metrics.pool().record_connection_error();
                 self.health.report_failure();
+                (false, 0)
+            }
+            Err(Error::Overloaded) => {
+                self.metrics.pool().record_timeout(started.elapsed());
                 (false, 0)
             }
             Err(_) => (false, 0),

@@ -107,8 +107,9 @@ def main(src):
             f"({mem['growth_percent']:+.1f} %), {mem['errors']} errors.")
     if r.get("soak"):
         s = r["soak"]
-        say(f"Soak: server RSS {s['rss_before_bytes'] / MIB:.1f} → {s['rss_after_bytes'] / MIB:.1f} MiB "
-            f"({s['growth_percent']:+.1f} %).")
+        samples = " → ".join(f"{b / MIB:.1f}" for b in s.get("rss_samples_bytes", [s["rss_before_bytes"], s["rss_after_bytes"]]))
+        say(f"Soak: server RSS every tenth of the run {samples} MiB "
+            f"({s['growth_percent']:+.1f} % over the second half).")
     if server:
         say(f"Server at the end: RSS {server['rss_bytes'] / MIB:.1f} MiB, peak {server['peak_rss_bytes'] / MIB:.1f} MiB.")
 

@@ -149,11 +149,12 @@ pub struct Report {
     pub failures: Vec<String>,
 }
 
-/// The bounded soak: the load report and the server's RSS after a warm-up at the same
-/// concurrency and at the end.
+/// The bounded soak: the load report and the server's RSS, sampled after a warm-up at the
+/// same concurrency and every tenth of the run; `growth_percent` is over the second half.
 #[derive(Debug, Clone, Serialize)]
 pub struct SoakReport {
     pub load: load::LoadReport,
+    pub rss_samples_bytes: Vec<u64>,
     pub rss_before_bytes: u64,
     pub rss_after_bytes: u64,
     pub growth_percent: f64,
@@ -524,20 +525,26 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
             .div_f64(10.0)
             .max(Duration::from_secs(1));
         load::run_for("soak warm-up", &client.url, &workload, opts.soak_users, warmup).await;
-        let before = rss();
-        let report = load::run_for(
-            "soak",
-            &client.url,
-            &workload,
-            opts.soak_users,
-            Duration::from_secs(opts.soak_seconds),
-        )
-        .await;
-        let after = rss();
-        let growth = if before == 0 {
+        // RSS sampled every tenth of the run: growth is judged over the second half, where a
+        // leak still grows and filling caches (statements per connection, buffers) no longer do.
+        let reader = server.rss_reader();
+        let duration = Duration::from_secs(opts.soak_seconds);
+        let sampler = tokio::spawn(async move {
+            let mut samples = vec![reader()];
+            for _ in 0..10 {
+                tokio::time::sleep(duration / 10).await;
+                samples.push(reader());
+            }
+            samples
+        });
+        let report = load::run_for("soak", &client.url, &workload, opts.soak_users, duration).await;
+        let samples = sampler.await.unwrap_or_default();
+        let at = |i: usize| samples.get(i).copied().unwrap_or(0);
+        let (before, middle, after) = (at(0), at(samples.len() / 2), at(samples.len().saturating_sub(1)));
+        let growth = if middle == 0 {
             0.0
         } else {
-            (after as f64 - before as f64) / before as f64 * 100.0
+            (after as f64 - middle as f64) / middle as f64 * 100.0
         };
         progress.line(report.to_string());
         if let Some(pool) = &report.pool {
@@ -550,21 +557,25 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
             }
         }
         progress.line(format!(
-            "soak: server RSS {:.1} MiB → {:.1} MiB ({growth:+.1} %)",
-            before as f64 / MIB,
-            after as f64 / MIB
+            "soak: server RSS {} MiB ({growth:+.1} % over the second half)",
+            samples
+                .iter()
+                .map(|b| format!("{:.1}", *b as f64 / MIB))
+                .collect::<Vec<_>>()
+                .join(" → ")
         ));
         if report.errors > 0 {
             failures.push(format!("soak: {} errors", report.errors));
         }
         if growth > opts.max_memory_growth_percent {
             failures.push(format!(
-                "soak: server RSS grew {growth:.1} % (> {} %)",
+                "soak: server RSS grew {growth:.1} % over the second half (> {} %)",
                 opts.max_memory_growth_percent
             ));
         }
         soak = Some(SoakReport {
             load: report,
+            rss_samples_bytes: samples,
             rss_before_bytes: before,
             rss_after_bytes: after,
             growth_percent: growth,

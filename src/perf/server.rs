@@ -150,6 +150,23 @@ impl Server {
         }
     }
 
+    /// A reader of the server's RSS in bytes (0 when unreadable) that can move into a task.
+    pub fn rss_reader(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
+        let pid = match &self.running {
+            Running::Child { child, .. } => child.id(),
+            Running::InProcess { .. } => None,
+        };
+        move || {
+            let reading = match pid {
+                Some(pid) => std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    .ok()
+                    .and_then(|text| crate::metrics::parse_proc_status(&text)),
+                None => crate::metrics::read_memory(),
+            };
+            reading.map_or(0, |m| m.rss_bytes)
+        }
+    }
+
     /// True when the server runs in a process of its own.
     pub fn separate_process(&self) -> bool {
         matches!(self.running, Running::Child { .. })

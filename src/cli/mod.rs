@@ -58,68 +58,8 @@ pub enum Command {
     /// index usage (EXPLAIN ANALYZE), OFFSET vs cursor, 1000-page walks, memory stability and
     /// concurrent access. Seeds the data when missing. Exits non-zero when a target is missed.
     PerfTest {
-        /// Generated domains in the campaign paged through (seeded when missing).
-        #[arg(long, default_value_t = 2_000_000)]
-        domains: u64,
-        /// Timed requests per point.
-        #[arg(long, default_value_t = 200)]
-        requests: usize,
-        /// Untimed warm-up requests per point.
-        #[arg(long, default_value_t = 20)]
-        warmup: usize,
-        /// Target: slowest/fastest p50 across depths.
-        #[arg(long, default_value_t = 1.5)]
-        max_depth_ratio: f64,
-        /// Target: p50 of every point, in milliseconds.
-        #[arg(long, default_value_t = 5.0)]
-        max_p50_ms: f64,
-        /// Target: p50 cost of adding totalCount, in milliseconds.
-        #[arg(long, default_value_t = 1.0)]
-        max_total_count_ms: f64,
-        /// Concurrent users of the load phase (0 skips it).
-        #[arg(long, default_value_t = 20)]
-        users: usize,
-        /// Requests per user in the load phase.
-        #[arg(long, default_value_t = 100)]
-        queries_per_user: usize,
-        /// Also compare recording on vs off (target < 2 % of throughput) and the adaptive
-        /// limit vs a fixed one under overload (4× the users on an 8-connection pool).
-        #[arg(long)]
-        compare: bool,
-        /// Pages of the cursor walk, forwards from the start and backwards from the end.
-        #[arg(long, default_value_t = 1000)]
-        walk_pages: usize,
-        /// Passes over the mixed workload for the memory-stability check (0 skips it).
-        #[arg(long, default_value_t = 1000)]
-        memory_iterations: usize,
-        /// Target: server RSS growth over the memory-stability run, in percent.
-        #[arg(long, default_value_t = 10.0)]
-        max_memory_growth_percent: f64,
-        /// Generated domains of the small campaign of the large-dataset component (seeded
-        /// when missing; 0 skips it).
-        #[arg(long, default_value_t = 10_000)]
-        small_domains: u64,
-        /// Timed requests per page window of each connection shape (large-dataset component).
-        #[arg(long, default_value_t = 10)]
-        shape_requests: usize,
-        /// Target: OFFSET/keyset SQL time at page 1000 (row 50,000).
-        #[arg(long, default_value_t = 25.0)]
-        min_offset_ratio_page_1000: f64,
-        /// Target: OFFSET/keyset SQL time at page 20,000 (row 1,000,000).
-        #[arg(long, default_value_t = 100.0)]
-        min_offset_ratio_row_1m: f64,
-        /// Target: p99 of the concurrent-access run, in milliseconds.
-        #[arg(long, default_value_t = 50.0)]
-        max_load_p99_ms: f64,
-        /// Target: the server's peak RSS, in MiB.
-        #[arg(long, default_value_t = 64.0)]
-        max_server_rss_mib: f64,
-        /// Bounded soak after the concurrent-access run: seconds (0 skips it) …
-        #[arg(long, default_value_t = 60)]
-        soak_seconds: u64,
-        /// … and concurrent users (connections on loopback).
-        #[arg(long, default_value_t = 200)]
-        soak_users: usize,
+        #[command(flatten)]
+        options: crate::perf::PerfOptions,
         /// Run the server inside the perf-test process instead of as a child process
         /// (latency and RSS then include the load generator's).
         #[arg(long)]
@@ -216,26 +156,7 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> Result<()> {
             Ok(())
         }
         Command::PerfTest {
-            domains,
-            requests,
-            warmup,
-            max_depth_ratio,
-            max_p50_ms,
-            max_total_count_ms,
-            users,
-            queries_per_user,
-            compare,
-            walk_pages,
-            memory_iterations,
-            max_memory_growth_percent,
-            small_domains,
-            shape_requests,
-            min_offset_ratio_page_1000,
-            min_offset_ratio_row_1m,
-            max_load_p99_ms,
-            max_server_rss_mib,
-            soak_seconds,
-            soak_users,
+            mut options,
             in_process,
             quiet,
             json,
@@ -250,30 +171,8 @@ pub async fn run(cli: Cli, env: HashMap<String, String>) -> Result<()> {
                     config: cli.config.clone(),
                 }
             };
-            let options = crate::perf::PerfOptions {
-                domains,
-                requests,
-                warmup,
-                max_depth_ratio,
-                max_p50_ms,
-                max_total_count_cost_ms: max_total_count_ms,
-                users,
-                queries_per_user,
-                compare,
-                walk_pages,
-                memory_iterations,
-                max_memory_growth_percent,
-                small_domains,
-                shape_requests,
-                min_offset_ratio_page_1000,
-                min_offset_ratio_row_1m,
-                max_load_p99_ms,
-                max_server_rss_mib,
-                soak_seconds,
-                soak_users,
-                server,
-                progress: !quiet,
-            };
+            options.server = server;
+            options.progress = !quiet;
             let report = crate::perf::run(settings, &options).await?;
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;

@@ -43,78 +43,88 @@ use crate::startup::Application;
 use server::Server;
 use shapes::ChainModels;
 
-/// Options of `perf-test`.
-#[derive(Debug, Clone)]
+/// Options of `perf-test`: its command-line flags, whose defaults are the targets at
+/// 2M rows ([`Default`] is what `domainflow perf-test` runs without flags).
+#[derive(Debug, Clone, clap::Args)]
 pub struct PerfOptions {
-    /// Rows of the generation campaign to page through (seeded when missing).
+    /// Generated domains in the campaign paged through (seeded when missing).
+    #[arg(long, default_value_t = 2_000_000)]
     pub domains: u64,
-    /// Timed requests per (connection, filter, depth, totalCount) point.
+    /// Timed requests per point.
+    #[arg(long, default_value_t = 200)]
     pub requests: usize,
-    /// Untimed requests before each point.
+    /// Untimed warm-up requests per point.
+    #[arg(long, default_value_t = 20)]
     pub warmup: usize,
-    /// Targets: deepest/first p50 ratio and absolute p50.
+    /// Target: slowest/fastest p50 across depths.
+    #[arg(long, default_value_t = 1.5)]
     pub max_depth_ratio: f64,
+    /// Target: p50 of every point, in milliseconds.
+    #[arg(long, default_value_t = 5.0)]
     pub max_p50_ms: f64,
+    /// Target: p50 cost of adding totalCount, in milliseconds.
+    #[arg(long = "max-total-count-ms", default_value_t = 1.0)]
     pub max_total_count_cost_ms: f64,
-    /// Concurrent users of the load phases (0 skips them).
+    /// Concurrent users of the load phase (0 skips it).
+    #[arg(long, default_value_t = 20)]
     pub users: usize,
-    /// Requests per user.
+    /// Requests per user in the load phase.
+    #[arg(long, default_value_t = 100)]
     pub queries_per_user: usize,
-    /// Also measure recording on vs off, and the adaptive limit under overload.
+    /// Also compare recording on vs off (target < 2 % of throughput) and the adaptive
+    /// limit vs a fixed one under overload (4× the users on an 8-connection pool).
+    #[arg(long)]
     pub compare: bool,
-    /// Pages of the cursor walk in each direction (0 skips it).
+    /// Pages of the cursor walk, forwards from the start and backwards from the end.
+    #[arg(long, default_value_t = 1000)]
     pub walk_pages: usize,
-    /// Passes over the mixed workload for memory stability (0 skips it).
+    /// Passes over the mixed workload for the memory-stability check (0 skips it).
+    #[arg(long, default_value_t = 1000)]
     pub memory_iterations: usize,
-    /// Target: RSS growth over the memory run, percent.
+    /// Target: server RSS growth over the memory-stability run, in percent.
+    #[arg(long, default_value_t = 10.0)]
     pub max_memory_growth_percent: f64,
-    /// Domains of the small campaign of the large-dataset component (0 skips it).
+    /// Generated domains of the small campaign of the large-dataset component (seeded
+    /// when missing; 0 skips it).
+    #[arg(long, default_value_t = 10_000)]
     pub small_domains: u64,
-    /// Timed requests per window of each shape in the large-dataset component.
+    /// Timed requests per page window of each connection shape (large-dataset component).
+    #[arg(long, default_value_t = 10)]
     pub shape_requests: usize,
-    /// Targets: OFFSET/keyset SQL time at page 1000 (row 50,000) and page 20,000 (row 1M).
+    /// Target: OFFSET/keyset SQL time at page 1000 (row 50,000).
+    #[arg(long, default_value_t = 25.0)]
     pub min_offset_ratio_page_1000: f64,
+    /// Target: OFFSET/keyset SQL time at page 20,000 (row 1,000,000).
+    #[arg(long, default_value_t = 100.0)]
     pub min_offset_ratio_row_1m: f64,
     /// Target: p99 of the concurrent-access run, in milliseconds.
+    #[arg(long, default_value_t = 50.0)]
     pub max_load_p99_ms: f64,
     /// Target: the server's peak RSS, in MiB.
+    #[arg(long, default_value_t = 64.0)]
     pub max_server_rss_mib: f64,
-    /// Bounded soak: seconds of `soak_users` concurrent users (0 skips it).
+    /// Bounded soak after the concurrent-access run: seconds (0 skips it) …
+    #[arg(long, default_value_t = 60)]
     pub soak_seconds: u64,
+    /// … and concurrent users (connections on loopback).
+    #[arg(long, default_value_t = 200)]
     pub soak_users: usize,
-    /// Where the server runs.
+    /// Where the server runs (the CLI picks a child process of its own binary).
+    #[arg(skip)]
     pub server: server::ServerMode,
     /// Draw a progress bar on stderr.
+    #[arg(skip)]
     pub progress: bool,
 }
 
 impl Default for PerfOptions {
-    /// The targets at 2M rows (what `domainflow perf-test` runs without flags).
     fn default() -> Self {
-        Self {
-            domains: 2_000_000,
-            requests: 200,
-            warmup: 20,
-            max_depth_ratio: 1.5,
-            max_p50_ms: 5.0,
-            max_total_count_cost_ms: 1.0,
-            users: 20,
-            queries_per_user: 100,
-            compare: false,
-            walk_pages: 1000,
-            memory_iterations: 1000,
-            max_memory_growth_percent: 10.0,
-            small_domains: 10_000,
-            shape_requests: 10,
-            min_offset_ratio_page_1000: 25.0,
-            min_offset_ratio_row_1m: 100.0,
-            max_load_p99_ms: 50.0,
-            max_server_rss_mib: 64.0,
-            soak_seconds: 60,
-            soak_users: 200,
-            server: server::ServerMode::InProcess,
-            progress: false,
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            options: PerfOptions,
         }
+        <Defaults as clap::Parser>::parse_from(["perf-test"]).options
     }
 }
 

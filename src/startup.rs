@@ -98,7 +98,7 @@ impl Application {
         );
         let schema = build_schema(
             db.clone(),
-            observer,
+            observer.clone(),
             monitor.clone(),
             Limits {
                 max_page_size: settings.max_page_size,
@@ -111,6 +111,7 @@ impl Application {
             tracing::info!(tokens = ?names, "access control on: requests need a bearer token");
         }
         let state = AppState {
+            observer,
             health,
             metrics,
             monitor,

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
 
 use crate::error::ApiResult;
 use crate::metrics::{
@@ -57,7 +58,7 @@ impl MetricsQuery {
     /// The server's health: pool, queries, memory, alerts, recommendations, history.
     async fn metrics(&self, ctx: &Context<'_>) -> ApiResult<MetricsReport> {
         let api = ApiContext::get(ctx)?;
-        Ok(MetricsReport::capture(api.observer.metrics(), api))
+        Ok(MetricsReport::capture(&api.db, &api.observer, &api.monitor))
     }
 }
 
@@ -72,11 +73,14 @@ pub struct MetricsReport {
     recommendations: Vec<Recommendation>,
     interval: Option<(DateTime<Utc>, f64)>,
     slow: Vec<crate::db::observe::SlowQuery>,
+    requests: crate::metrics::RequestSnapshot,
 }
 
 impl MetricsReport {
-    fn capture(metrics: &Metrics, api: &ApiContext) -> Self {
-        let (open, idle) = crate::db::pool_open_idle(&api.db);
+    /// Everything now. `db` is read for the pool's open and idle connections only.
+    pub(super) fn capture(db: &DatabaseConnection, observer: &crate::db::Observer, monitor: &MonitorContext) -> Self {
+        let metrics = observer.metrics();
+        let (open, idle) = crate::db::pool_open_idle(db);
         let pool = metrics.pool().snapshot(open, idle);
         let queries = metrics.queries().snapshot();
         let thresholds = *metrics.alert_thresholds();
@@ -86,7 +90,7 @@ impl MetricsReport {
         let limiter = metrics.limiter().snapshot();
         // Alerts judge the last completed sampling interval when there is one (recent
         // behaviour), otherwise everything since start.
-        let (interval_queries, interval) = api.monitor.judged_queries(&queries);
+        let (interval_queries, interval) = monitor.judged_queries(&queries);
         let alerts = evaluate(
             &thresholds,
             &AlertInputs::from_figures(&interval_queries, Some(&pool), memory.growth.as_ref()),
@@ -94,7 +98,7 @@ impl MetricsReport {
         let recommendations = recommend(&RecommendationInputs {
             observed_for: metrics.uptime(),
             pool: Some((&pool).into()),
-            server_max_connections: api.monitor.server_max_connections.get().copied(),
+            server_max_connections: monitor.server_max_connections.get().copied(),
             replicas: None,
             queries: interval_queries.iter().map(Into::into).collect(),
             slow_threshold_ms: metrics.queries().slow_threshold().as_secs_f64() * 1000.0,
@@ -111,7 +115,8 @@ impl MetricsReport {
             alerts,
             recommendations,
             interval,
-            slow: api.observer.recent_slow(),
+            slow: observer.recent_slow(),
+            requests: metrics.requests().snapshot(),
         }
     }
 }
@@ -223,6 +228,29 @@ pub struct MemoryMetrics {
     pub growth_percent: Option<f64>,
     /// The growth window, in seconds.
     pub growth_window_seconds: f64,
+    /// Recent readings, oldest first: one kept per sampling interval (at most a minute apart)
+    /// over the last two hours, then the latest. Held in memory, so they start anew with the
+    /// process.
+    pub samples: Vec<MemorySampleMetrics>,
+}
+
+/// One reading of the resident set.
+#[derive(SimpleObject)]
+pub struct MemorySampleMetrics {
+    pub at: DateTime<Utc>,
+    pub rss_bytes: u64,
+}
+
+/// HTTP requests answered by this process since it started (every endpoint). Throughput is
+/// the difference of two readings over the time between them.
+#[derive(SimpleObject)]
+pub struct RequestMetrics {
+    /// Requests answered.
+    pub total: u64,
+    /// Of those, answered with an HTTP status of 400 or more.
+    pub errors: u64,
+    /// Requests received and not answered yet (this one included).
+    pub in_flight: u64,
 }
 
 /// One entry of the slow-query log (queries slower than PERFORMANCE_LOG_THRESHOLD_MS).
@@ -377,6 +405,26 @@ impl MetricsReport {
             peak_rss_bytes: self.memory.peak_rss_bytes,
             growth_percent: self.memory.growth.as_ref().map(|g| g.percent),
             growth_window_seconds: self.memory.window.as_secs_f64(),
+            samples: self
+                .metrics
+                .memory()
+                .samples()
+                .into_iter()
+                .map(|sample| MemorySampleMetrics {
+                    at: self.metrics.wall_time(sample.at),
+                    rss_bytes: sample.rss_bytes,
+                })
+                .collect(),
+        }
+    }
+
+    /// HTTP requests answered since start.
+    async fn requests(&self) -> RequestMetrics {
+        let r = self.requests;
+        RequestMetrics {
+            total: r.total,
+            errors: r.errors,
+            in_flight: r.in_flight,
         }
     }
 

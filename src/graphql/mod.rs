@@ -12,8 +12,9 @@ pub mod metrics;
 pub mod metrics_history;
 pub mod node;
 pub mod results;
+pub mod subscription;
 
-use async_graphql::{Context, EmptyMutation, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, EmptyMutation, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::error::{ApiResult, Error};
@@ -82,7 +83,7 @@ pub fn lookup_text<'a>(argument: &str, value: &'a str) -> Result<&'a str, Error>
 pub struct QueryRoot(node::NodeQuery, campaign::CampaignQuery, metrics::MetricsQuery);
 
 /// The executable schema.
-pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, EmptyMutation, subscription::SubscriptionRoot>;
 
 /// Limits the schema enforces.
 #[derive(Debug, Clone, Copy)]
@@ -124,7 +125,7 @@ pub fn build_schema(
     limits: Limits,
 ) -> AppSchema {
     let query = limits.query;
-    let builder = Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+    let builder = Schema::build(QueryRoot::default(), EmptyMutation, subscription::SubscriptionRoot)
         .data(ApiContext {
             loader: loader::DbLoader::new_loader(db.clone(), observer.clone()),
             observer,
@@ -152,7 +153,7 @@ pub fn build_schema(
 
 /// The schema's SDL, as committed in `schema.graphql`. Needs no database.
 pub fn export_sdl() -> String {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+    Schema::build(QueryRoot::default(), EmptyMutation, subscription::SubscriptionRoot)
         .finish()
         .sdl()
 }

@@ -61,7 +61,8 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         tracing::warn!(address = %address.ip(), "rate limited (per address)");
         return error_response(rate_limited(wait));
     }
-    if !is_graphiql_page(&request) {
+    let deferred = is_websocket_without_token(&request);
+    if !is_graphiql_page(&request) && !deferred {
         let header = request.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
         let principal = match gate.access.authenticate_header(header) {
             Ok(principal) => principal,
@@ -111,6 +112,19 @@ pub fn is_graphiql_page(request: &Request) -> bool {
             .is_some_and(|accept| accept.contains("text/html"))
 }
 
+/// True for a WebSocket upgrade of /graphql/ws without an Authorization header: browsers
+/// cannot send one, so the token is checked in the `connection_init` message instead (see
+/// `graphql_ws`); nothing is served before that check.
+pub fn is_websocket_without_token(request: &Request) -> bool {
+    request.uri().path() == "/graphql/ws"
+        && !request.headers().contains_key(header::AUTHORIZATION)
+        && request
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
 /// A request-level error as a GraphQL-shaped JSON response with the status the error implies.
 pub fn error_response(err: Error) -> Response {
     let status = err.http_status();
@@ -151,7 +165,11 @@ pub fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-            .expose_headers([header::RETRY_AFTER, super::REQUEST_ID])
+            .expose_headers([
+                header::RETRY_AFTER,
+                super::REQUEST_ID,
+                header::HeaderName::from_static(super::export::TOTAL_COUNT),
+            ])
             .max_age(Duration::from_secs(600)),
     )
 }

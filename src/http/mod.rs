@@ -3,6 +3,8 @@
 //! /graphql and /metrics pass the [`guard`](guard::guard) (rate limits, tokens, timeout);
 //! the health probes do not, so load balancers never need a token.
 
+pub mod assets;
+pub mod export;
 pub mod guard;
 pub mod rate_limit;
 
@@ -31,6 +33,8 @@ use guard::{error_response, error_response_with_status};
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// Database calls made outside GraphQL (exports) go through it too.
+    pub observer: crate::db::Observer,
     /// Whether the database is reachable (see `db::health`).
     pub health: crate::db::health::Health,
     pub metrics: crate::metrics::Metrics,
@@ -54,11 +58,19 @@ pub fn router(state: AppState) -> Router {
                 .post(graphql_post)
                 .layer(DefaultBodyLimit::max(state.settings.max_request_body_bytes)),
         )
+        .route("/graphql/ws", get(graphql_ws))
+        .route("/export", get(export::export))
         .route("/metrics", get(prometheus_metrics))
         .route_layer(guarded)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        // The pages are static and hold no data: no token needed to load them.
+        .route("/", get(|| async { axum::response::Redirect::to("/dashboard") }))
+        .route("/dashboard", get(assets::dashboard))
+        .route("/explorer", get(assets::explorer))
+        .route("/assets/{*path}", get(assets::asset))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state);
     let router = match cors {
         Some(cors) => router.layer(cors),
@@ -172,6 +184,52 @@ async fn graphql_get(
             "GET /graphql expects ?query=…[&variables=…&operationName=…]: {err}"
         ))),
     }
+}
+
+/// GraphQL over WebSocket (subscriptions), protocols `graphql-transport-ws` and `graphql-ws`.
+/// Browsers cannot set headers on a WebSocket, so the token may come in the `connection_init`
+/// payload instead (`{"Authorization": "Bearer <token>"}`); an Authorization header, when
+/// sent, is checked by the guard and wins.
+async fn graphql_ws(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    protocol: async_graphql_axum::GraphQLProtocol,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Response {
+    let schema = state.schema.clone();
+    let gate = state.gate.clone();
+    let from_header = principal.map(|Extension(principal)| principal);
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            async_graphql_axum::GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let principal = match from_header {
+                        Some(principal) => principal,
+                        None => gate.access().authenticate_connection_init(&payload).map_err(|err| {
+                            tracing::warn!(reason = %err, "WebSocket refused: not authenticated");
+                            async_graphql::Error::new(err.to_string())
+                        })?,
+                    };
+                    let mut data = async_graphql::Data::default();
+                    data.insert(principal);
+                    Ok(data)
+                })
+                .serve()
+        })
+}
+
+/// Counts every request and its outcome for `Query.metrics.requests`.
+async fn count_requests(
+    State(state): State<AppState>,
+    request: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let requests = state.metrics.requests();
+    requests.start();
+    let response = next.run(request).await;
+    requests.finish(response.status().as_u16());
+    response
 }
 
 /// Liveness: the process is up and serving HTTP.

@@ -180,6 +180,19 @@ impl MemoryTracker {
         self.lock().latest
     }
 
+    /// The kept samples, oldest first, then the latest reading when it is newer than them: the
+    /// recent history of the resident set (spaced by `interval`, spanning `retain`).
+    pub fn samples(&self) -> Vec<MemorySample> {
+        let samples = self.lock();
+        let mut out: Vec<MemorySample> = samples.ring.iter().copied().collect();
+        if let Some(latest) = samples.latest
+            && out.last().is_none_or(|last| latest.at > last.at)
+        {
+            out.push(latest);
+        }
+        out
+    }
+
     /// Samples kept in the ring.
     pub fn len(&self) -> usize {
         self.lock().ring.len()
@@ -325,6 +338,24 @@ mod tests {
         assert_eq!(tracker.latest().map(|s| s.rss_bytes), Some(2080));
         // Older than retained: unknown rather than wrong.
         assert_eq!(tracker.growth_over(3 * HOUR, now), None);
+    }
+
+    #[test]
+    fn samples_are_the_ring_then_a_newer_latest() {
+        let tracker = MemoryTracker::new(MemoryTrackerConfig::default());
+        let start = Instant::now();
+        assert!(tracker.samples().is_empty());
+        tracker.record(start, 10);
+        tracker.record(start + MINUTE, 20);
+        assert_eq!(
+            tracker.samples().iter().map(|s| s.rss_bytes).collect::<Vec<_>>(),
+            [10, 20]
+        );
+        // Too soon to be kept, but it is the latest reading: listed last.
+        tracker.record(start + MINUTE + Duration::from_secs(5), 25);
+        let samples = tracker.samples();
+        assert_eq!(samples.iter().map(|s| s.rss_bytes).collect::<Vec<_>>(), [10, 20, 25]);
+        assert!(samples.windows(2).all(|w| w[0].at < w[1].at), "oldest first");
     }
 
     #[test]

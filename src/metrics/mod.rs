@@ -16,6 +16,7 @@ pub mod pool;
 pub mod prometheus;
 pub mod queries;
 pub mod recommendations;
+pub mod requests;
 pub mod sampler;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use memory::{
 pub use pool::{DEFAULT_LEAK_BOUND, HeldConnection, LongHeld, PoolSnapshot, PoolStats};
 pub use queries::{QueryRecorder, QueryTypeSnapshot, RecordOutcome, delta_all, merged_latency};
 pub use recommendations::{LimiterFigures, PoolFigures, QueryFigures, Recommendation, RecommendationInputs, recommend};
+pub use requests::{RequestSnapshot, RequestStats};
 
 /// Everything [`Metrics::new`] needs; the settings module fills it from `Settings`.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +85,7 @@ struct MetricsInner {
     pool: PoolStats,
     memory: MemoryTracker,
     limiter: AdaptiveGate,
+    requests: RequestStats,
     started_at: DateTime<Utc>,
     started: Instant,
 }
@@ -122,6 +125,7 @@ impl Metrics {
                 pool: PoolStats::new(config.pool_max, config.connection_monitoring, config.leak_bound),
                 memory: MemoryTracker::new(config.memory),
                 limiter,
+                requests: RequestStats::default(),
                 started_at: Utc::now(),
                 started: Instant::now(),
                 config,
@@ -152,6 +156,11 @@ impl Metrics {
     /// The gate in front of the pool and its (optionally adaptive) limit.
     pub fn limiter(&self) -> &AdaptiveGate {
         &self.inner.limiter
+    }
+
+    /// HTTP requests served.
+    pub fn requests(&self) -> &RequestStats {
+        &self.inner.requests
     }
 
     /// Alert thresholds in force.

@@ -1,0 +1,73 @@
+//! HTTP requests served: a total, the ones answered with an error status, and those in flight.
+//! Three relaxed atomics per request; readers derive throughput from successive snapshots.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Live request counters (shared, `&self`).
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    started: AtomicU64,
+    finished: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// The counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RequestSnapshot {
+    /// Requests answered since start.
+    pub total: u64,
+    /// Of those, answered with a status of 400 or more.
+    pub errors: u64,
+    /// Requests received and not yet answered.
+    pub in_flight: u64,
+}
+
+impl RequestStats {
+    /// A request arrived.
+    pub fn start(&self) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request was answered with `status`.
+    pub fn finish(&self, status: u16) {
+        if status >= 400 {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.finished.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters now. `finished` is read first, so `in_flight` never underflows.
+    pub fn snapshot(&self) -> RequestSnapshot {
+        let total = self.finished.load(Ordering::Relaxed);
+        let errors = self.errors.load(Ordering::Relaxed);
+        let started = self.started.load(Ordering::Relaxed);
+        RequestSnapshot {
+            total,
+            errors,
+            in_flight: started.saturating_sub(total),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_answers_errors_and_in_flight() {
+        let stats = RequestStats::default();
+        stats.start();
+        stats.start();
+        stats.start();
+        stats.finish(200);
+        stats.finish(429);
+        assert_eq!(
+            stats.snapshot(),
+            RequestSnapshot {
+                total: 2,
+                errors: 1,
+                in_flight: 1
+            }
+        );
+    }
+}

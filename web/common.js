@@ -132,8 +132,8 @@ export function showError(box, err, ...extra) {
     el('strong', {}, 'Error: '),
     err.message || String(err),
     el('span', { class: 'code', title: 'extensions.code' }, code),
-    hint ? el('div', {}, hint) : null,
-    ...extra,
+    ...(hint ? [el('div', {}, hint)] : []),
+    ...extra.filter(Boolean),
   );
   box.hidden = false;
 }

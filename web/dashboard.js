@@ -93,9 +93,9 @@ function shortNumber(v) {
 
 /** One uPlot chart in `container`; recreated when its series change or the colour scheme flips. */
 class Chart {
-  constructor(container, { yLabel, format, axisFormat, min = 0, minMax = 1 }) {
+  constructor(container, { format, axisFormat, min = 0, minMax = 1, axisSize = 56 }) {
     this.container = container;
-    this.yLabel = yLabel;
+    this.axisSize = axisSize;
     this.format = format;
     this.axisFormat = axisFormat || shortNumber;
     this.min = min;
@@ -141,7 +141,7 @@ class Chart {
       ],
       axes: [
         { ...axis },
-        { ...axis, size: 56, values: (u, vals) => vals.map((v) => this.axisFormat(v)), label: this.yLabel, labelSize: 18, labelGap: 0 },
+        { ...axis, size: this.axisSize, values: (u, vals) => vals.map((v) => this.axisFormat(v)) },
       ],
     };
     this.plot = new window.uPlot(opts, [[], ...series.map(() => [])], this.container);
@@ -181,10 +181,10 @@ let charts = null;
 
 function makeCharts() {
   charts = {
-    pool: new Chart($('chart-pool'), { yLabel: '%', format: fmtPercent, axisFormat: (v) => `${+v.toFixed(1)}`, minMax: 10 }),
-    latency: new Chart($('chart-latency'), { yLabel: 'ms', format: fmtMs, minMax: 0.1 }),
-    rps: new Chart($('chart-rps'), { yLabel: 'per second', format: (v) => `${v.toFixed(2)}/s`, minMax: 1 }),
-    memory: new Chart($('chart-memory'), { yLabel: 'bytes', format: fmtBytes, axisFormat: (v) => fmtBytes(v).replace('.0 ', ' '), minMax: 1 }),
+    pool: new Chart($('chart-pool'), { format: fmtPercent, axisFormat: (v) => `${+v.toFixed(1)}`, minMax: 10 }),
+    latency: new Chart($('chart-latency'), { format: fmtMs, minMax: 0.1 }),
+    rps: new Chart($('chart-rps'), { format: (v) => `${v.toFixed(2)}/s`, minMax: 1 }),
+    memory: new Chart($('chart-memory'), { format: fmtBytes, axisFormat: (v) => fmtBytes(v).replace('.0 ', ' '), minMax: 1, axisSize: 80 }),
   };
   matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
     for (const chart of Object.values(charts)) chart.rebuild();

@@ -404,12 +404,12 @@ async function load() {
     renderRows(c, nodes, pos);
     renderPosition(s, nodes.length, page.totalCount, pos, ms);
     setButtons(page.pageInfo, s);
-    shown = { state: s, nodes, pageInfo: page.pageInfo, total: page.totalCount, pos };
     // Keep the position in the URL too, so a bookmark restores "rows x–y".
     if (pos && !s.end && s.pos !== pos) {
       current = { ...s, pos };
       history.replaceState(null, '', `${location.pathname}${toSearch(current)}`);
     }
+    shown = { state: current, nodes, pageInfo: page.pageInfo, total: page.totalCount, pos };
     $('rows-caption').textContent = `${c.label} of ${campaigns.get(s.campaign)?.name || 'the campaign'}`;
   } catch (err) {
     if (err && err.name === 'AbortError') return;

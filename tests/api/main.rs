@@ -3,6 +3,7 @@
 #[macro_use]
 mod helpers;
 
+mod browser;
 mod config;
 mod counts;
 mod explain;

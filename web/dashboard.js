@@ -135,12 +135,13 @@ class Chart {
           label: s.label,
           stroke: s.color || PALETTE[i % PALETTE.length],
           width: 2,
-          spanGaps: true,
+          // Only explicit nulls (see align) break a line; undefined is spanned.
+          spanGaps: false,
           value: (u, v) => (v == null ? '–' : this.format(v)),
         })),
       ],
       axes: [
-        { ...axis },
+        { ...axis, space: 70 },
         { ...axis, size: this.axisSize, values: (u, vals) => vals.map((v) => this.axisFormat(v)) },
       ],
     };
@@ -169,12 +170,52 @@ class Chart {
   }
 }
 
-/** Aligns `{label → Map(time → value)}` onto one ascending time axis (uPlot's data shape). */
-function align(seriesMaps) {
+function median(values) {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/**
+ * Aligns `[Map(time → value)]` onto one ascending time axis (uPlot's data shape). A time a
+ * series has no value at is `undefined` (uPlot draws the line through it); where a series'
+ * own points lie more than `gapSeconds` apart (the server was down, or that query type did not
+ * run) an explicit `null` breaks its line.
+ */
+function align(seriesMaps, gapSeconds = null) {
   const times = new Set();
-  for (const map of seriesMaps) for (const t of map.keys()) times.add(t);
+  // Per series: the [from, to] spans its line must not cross.
+  const holes = seriesMaps.map(() => []);
+  seriesMaps.forEach((map, i) => {
+    const own = [...map.keys()].sort((a, b) => a - b);
+    own.forEach((t, k) => {
+      times.add(t);
+      if (k === 0) return;
+      const step = t - own[k - 1];
+      // Without a given limit: a step 3 × longer than its neighbours (history rows a minute
+      // apart, then live points seconds apart, fit together; a restart's hole does not).
+      const around = Math.max(k > 1 ? own[k - 1] - own[k - 2] : 0, k + 1 < own.length ? own[k + 1] - t : 0);
+      const limit = gapSeconds || Math.max(5, 3 * around);
+      if (step > limit) {
+        holes[i].push([own[k - 1], t]);
+        times.add(own[k - 1] + step / 2);
+      }
+    });
+  });
   const xs = [...times].sort((a, b) => a - b);
-  return [xs, ...seriesMaps.map((map) => xs.map((t) => (map.has(t) ? map.get(t) : null)))];
+  return [
+    xs,
+    ...seriesMaps.map((map, i) => {
+      let h = 0;
+      const spans = holes[i];
+      return xs.map((t) => {
+        if (map.has(t)) return map.get(t);
+        while (h < spans.length && spans[h][1] <= t) h += 1;
+        // Inside a hole: null breaks the line (spanGaps is off); elsewhere undefined is spanned.
+        return h < spans.length && spans[h][0] < t ? null : undefined;
+      });
+    }),
+  ];
 }
 
 let charts = null;
@@ -245,7 +286,8 @@ function renderLatency() {
     series = [{ label: 'p95', color: PALETTE[1] }];
     maps = [new Map()];
   }
-  charts.latency.update(series, align(maps));
+  const interval = median(rows.map((r) => r.intervalSeconds).filter((v) => v > 0)) || 60;
+  charts.latency.update(series, align(maps, 3 * interval));
   const newest = rows.reduce((a, r) => (a && a.recordedAt >= r.recordedAt ? a : r), null);
   $('chart-latency-summary').textContent = newest
     ? `${state.latencyRows.size} persisted intervals; the newest ended ${new Date(newest.recordedAt).toLocaleTimeString()}.`

@@ -69,6 +69,29 @@ async function sendTraffic(campaigns, rounds = 10) {
   return requests.length;
 }
 
+/**
+ * Steady traffic (a page request every 150 ms) until the returned function is called. The
+ * slow-query alert judges the last completed sampling interval, so a single burst can fall
+ * between two dashboard readings; steady traffic fills every interval, as on a busy server.
+ */
+function steadyTraffic(campaigns) {
+  let running = true;
+  const loop = (async () => {
+    let i = 0;
+    while (running) {
+      const c = campaigns[i % campaigns.length];
+      i += 1;
+      await api(`query($id: ID!) { campaign(id: $id) { generatedDomains(first: 10) { nodes { domainName } }
+        dnsValidationResults(first: 10) { nodes { domainName } } } }`, { id: c.id }).catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+  };
+}
+
 // ---- test plumbing ------------------------------------------------------------------------
 
 const problems = [];
@@ -173,8 +196,8 @@ async function dashboardTests(context, campaigns) {
     console.log(`  ${sent} requests sent; the page showed them after ${Date.now() - started} ms; queries ${before} → ${await count()}`);
   });
 
+  const stopTraffic = steadyTraffic(campaigns);
   await step('a firing alert is shown (slow queries, threshold 0 ms)', page, async () => {
-    await sendTraffic(campaigns, 2);
     const alert = page.locator('.alert.firing[data-code="slow_queries"]');
     await alert.waitFor({ timeout: 15000 });
     const text = await alert.textContent();
@@ -183,7 +206,6 @@ async function dashboardTests(context, campaigns) {
   });
 
   await step('dashboard screenshots', page, async () => {
-    await sendTraffic(campaigns, 3);
     await page.waitForTimeout(2500);
     await screenshot(page, 'dashboard', WIDE, { docs: true });
     await screenshot(page, 'dashboard-narrow', NARROW);
@@ -192,6 +214,7 @@ async function dashboardTests(context, campaigns) {
     await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize(WIDE);
   });
+  await stopTraffic();
   await page.close();
 
   const fallback = await context.newPage();

@@ -546,11 +546,10 @@ class Live {
       if (this.ws !== ws) return;
       this.ws = null;
       if (event.code === 4401 || event.code === 4403) {
-        showError($('error'), new ApiError(
-          event.reason || 'The live connection was refused.',
-          event.code === 4401 ? 'UNAUTHENTICATED' : 'FORBIDDEN',
-          event.code,
-        ));
+        // The server refused connection_init; its reason says why (no or bad token, scope).
+        const reason = event.reason || 'The live connection was refused.';
+        const code = event.code === 4401 || /authenticat|token/i.test(reason) ? 'UNAUTHENTICATED' : 'FORBIDDEN';
+        showError($('error'), new ApiError(reason, code, event.code));
       }
       this.fallback(event.reason || `socket closed (${event.code})`);
     };

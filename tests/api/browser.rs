@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::helpers::Backend;
+use crate::helpers::{Backend, TestDb};
 
 /// Where the browser tests live, and the Chromium they drive.
 fn browser_dir() -> PathBuf {
@@ -48,7 +48,10 @@ fn browser_available() -> bool {
         return true;
     }
     if std::env::var("DOMAINFLOW_REQUIRE_BROWSER").as_deref() == Ok("1") {
-        panic!("DOMAINFLOW_REQUIRE_BROWSER=1 but the browser tests cannot run: missing {}", missing.join(", "));
+        panic!(
+            "DOMAINFLOW_REQUIRE_BROWSER=1 but the browser tests cannot run: missing {}",
+            missing.join(", ")
+        );
     }
     use std::io::Write;
     let _ = std::io::stderr().write_all(
@@ -65,49 +68,84 @@ fn browser_available() -> bool {
 /// two browsers plus two servers on a small machine make the timing checks flaky.
 static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Seeds one campaign chain, starts the server with `extra` settings and runs
+/// `tests/browser/run.mjs` against it (with `token` as API_TOKEN); panics when it fails.
+async fn run_browser_tests(db: &TestDb, extra: &[(&str, &str)], token: Option<&str>, label: &str) {
+    // One campaign chain (generation → DNS → HTTP) of 3,000 domains: 120 pages of 25.
+    domainflow::seed::seed(
+        &db.db,
+        &domainflow::seed::SeedOptions {
+            campaigns: 1,
+            domains: 3_000,
+            progress: false,
+        },
+    )
+    .await
+    .expect("seed");
+    let _browser = ONE_BROWSER.lock().await;
+    // A threshold of 0 ms makes "Slow Database Queries" fire on any measured query; a
+    // 1 s sampler writes history rows (the latency chart) within the test's seconds.
+    let mut settings = vec![
+        ("ALERT_SLOW_QUERY_MEAN_MS", "0"),
+        ("METRICS_SAMPLE_INTERVAL_SECONDS", "1"),
+    ];
+    settings.extend_from_slice(extra);
+    let app = db.spawn_app_with(&settings).await;
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser").join(label);
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(browser_dir().join("run.mjs"))
+        .env("BASE_URL", &app.address)
+        .env("ARTIFACTS_DIR", &artifacts)
+        .env_remove("API_TOKEN")
+        .env_remove("ONLY")
+        .kill_on_drop(true);
+    if let Some(token) = token {
+        command.env("API_TOKEN", token);
+    }
+    // docs/screenshots come from the PostgreSQL run only.
+    if label != "postgres" {
+        command.env_remove("UPDATE_SCREENSHOTS");
+    }
+    let output = tokio::time::timeout(Duration::from_secs(240), command.output())
+        .await
+        .expect("the browser tests finish within 4 minutes")
+        .expect("node runs");
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    app.stop().await;
+    assert!(
+        output.status.success(),
+        "tests/browser/run.mjs failed on {label} ({}); screenshots in {}",
+        output.status,
+        artifacts.display()
+    );
+}
+
 db_test!(
     async fn dashboard_and_explorer_work_in_chromium(db) {
         if !browser_available() {
             return;
         }
-        // One campaign chain (generation → DNS → HTTP) of 3,000 domains: 120 pages of 25.
-        domainflow::seed::seed(&db.db, &domainflow::seed::SeedOptions { campaigns: 1, domains: 3_000, progress: false })
-            .await
-            .expect("seed");
-        let _browser = ONE_BROWSER.lock().await;
-        // A threshold of 0 ms makes "Slow Database Queries" fire on any measured query; a
-        // 1 s sampler writes history rows (the latency chart) within the test's seconds.
-        let app = db
-            .spawn_app_with(&[("ALERT_SLOW_QUERY_MEAN_MS", "0"), ("METRICS_SAMPLE_INTERVAL_SECONDS", "1")])
-            .await;
-        let backend = match db.backend {
+        let label = match db.backend {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
         };
-        let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser").join(backend);
-        let mut command = tokio::process::Command::new("node");
-        command
-            .arg(browser_dir().join("run.mjs"))
-            .env("BASE_URL", &app.address)
-            .env("ARTIFACTS_DIR", &artifacts)
-            .env_remove("API_TOKEN")
-            .kill_on_drop(true);
-        // docs/screenshots come from the production database's run only.
-        if backend != "postgres" {
-            command.env_remove("UPDATE_SCREENSHOTS");
-        }
-        let output = tokio::time::timeout(Duration::from_secs(240), command.output())
-            .await
-            .expect("the browser tests finish within 4 minutes")
-            .expect("node runs");
-        println!("{}", String::from_utf8_lossy(&output.stdout));
-        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-        app.stop().await;
-        assert!(
-            output.status.success(),
-            "tests/browser/run.mjs failed on {backend} ({}); screenshots in {}",
-            output.status,
-            artifacts.display()
-        );
+        run_browser_tests(&db, &[], None, label).await;
     }
 );
+
+/// The same pages with access control on: the token box, the token in the WebSocket's
+/// `connection_init` and on the export. SQLite only: token handling does not touch the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_work_with_api_tokens_in_chromium() {
+    if !browser_available() {
+        return;
+    }
+    let Some(db) = TestDb::new(Backend::Sqlite).await else {
+        return;
+    };
+    let token = "browser-test-token-0123456789";
+    let tokens = format!("browser:read+metrics:{token}");
+    run_browser_tests(&db, &[("API_TOKENS", tokens.as_str())], Some(token), "sqlite-tokens").await;
+}

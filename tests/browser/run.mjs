@@ -97,13 +97,14 @@ function steadyTraffic(campaigns) {
 const problems = [];
 let passed = 0;
 
-function watch(page, name, { socketMayFail = false } = {}) {
+function watch(page, name, { socketMayFail = false, unauthorizedExpected = false } = {}) {
   page.on('pageerror', (err) => problems.push(`${name}: uncaught ${err.message}`));
   page.on('console', (msg) => {
     // CSP violations and script errors show up here; the pages must cause none.
     const text = msg.text();
-    const expected = /Failed to load resource: the server responded with a status of 4\d\d/.test(text)
-      || (socketMayFail && /^WebSocket connection to .* failed/.test(text));
+    // A failed resource load (a missing asset) counts too, but for the 401s of the token test.
+    const expected = (socketMayFail && /^WebSocket connection to .* failed/.test(text))
+      || (unauthorizedExpected && /status of 401/.test(text));
     if (msg.type() === 'error' && !expected) {
       problems.push(`${name}: console error: ${text}`);
     }
@@ -148,6 +149,35 @@ async function waitLoaded(page) {
 }
 
 // ---- the tests ----------------------------------------------------------------------------
+
+async function tokenTests(context) {
+  const page = await context.newPage();
+  // Without a token the server answers 401: expected here, not a page problem.
+  watch(page, 'token box', { socketMayFail: true, unauthorizedExpected: true });
+  await step('without a token the pages say UNAUTHENTICATED; the token box fixes it', page, async () => {
+    await page.goto('about:blank');
+    await page.evaluate(() => {
+      window.name = 'no-token';
+    });
+    await page.goto(`${BASE_URL}/explorer`);
+    await page.locator('#error').waitFor({ state: 'visible' });
+    assert.match(await page.textContent('#error'), /UNAUTHENTICATED/);
+    await page.goto(`${BASE_URL}/dashboard`);
+    await page.locator('#error').waitFor({ state: 'visible' });
+    assert.match(await page.textContent('#error'), /UNAUTHENTICATED/);
+    await page.fill('#token', TOKEN);
+    await page.click('#token-form button[type="submit"]');
+    // The token goes in the WebSocket's connection_init payload: the dashboard goes live.
+    await page.waitForFunction(() => document.getElementById('mode').dataset.mode === 'live', null, { timeout: 10000 });
+    await page.waitForFunction(() => document.getElementById('error').hidden, null, { timeout: 5000 });
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('domainflow.token')), TOKEN);
+    await page.goto(`${BASE_URL}/explorer`);
+    await waitLoaded(page);
+    assert.equal(await page.isHidden('#error'), true, 'the explorer loads with the stored token');
+    assert.ok((await rowIds(page)).length > 0);
+  });
+  await page.close();
+}
 
 async function dashboardTests(context, campaigns) {
   const page = await context.newPage();
@@ -409,12 +439,21 @@ async function main() {
     acceptDownloads: true,
   });
   if (TOKEN) {
-    await context.addInitScript((token) => sessionStorage.setItem('domainflow.token', token), TOKEN);
+    // Every tab starts with the token in its session storage, as if typed into the token box,
+    // except a tab named "no-token" (the test of the box itself).
+    await context.addInitScript((token) => {
+      try {
+        if (window.name !== 'no-token') sessionStorage.setItem('domainflow.token', token);
+      } catch {
+        // about:blank has no storage.
+      }
+    }, TOKEN);
   }
   const started = Date.now();
   try {
     const { campaigns } = await api(`{ campaigns(first: 100) { nodes { id name campaignType
       generatedDomains(first: 0) { totalCount } dnsValidationResults(first: 0) { totalCount } } } }`);
+    if (TOKEN) await tokenTests(context);
     if (ONLY !== 'explorer') await dashboardTests(context, campaigns.nodes);
     if (ONLY !== 'dashboard') await explorerTests(context, campaigns.nodes);
     assert.deepEqual(problems, [], 'no script error, CSP violation or uncaught exception in the pages');

@@ -48,7 +48,10 @@ fn browser_available() -> bool {
         return true;
     }
     if std::env::var("DOMAINFLOW_REQUIRE_BROWSER").as_deref() == Ok("1") {
-        panic!("DOMAINFLOW_REQUIRE_BROWSER=1 but the browser tests cannot run: missing {}", missing.join(", "));
+        panic!(
+            "DOMAINFLOW_REQUIRE_BROWSER=1 but the browser tests cannot run: missing {}",
+            missing.join(", ")
+        );
     }
     use std::io::Write;
     let _ = std::io::stderr().write_all(

@@ -74,6 +74,7 @@ pub struct MetricsReport {
     interval: Option<(DateTime<Utc>, f64)>,
     slow: Vec<crate::db::observe::SlowQuery>,
     requests: crate::metrics::RequestSnapshot,
+    taken_at: DateTime<Utc>,
 }
 
 impl MetricsReport {
@@ -117,6 +118,7 @@ impl MetricsReport {
             interval,
             slow: observer.recent_slow(),
             requests: metrics.requests().snapshot(),
+            taken_at: Utc::now(),
         }
     }
 }
@@ -229,8 +231,8 @@ pub struct MemoryMetrics {
     /// The growth window, in seconds.
     pub growth_window_seconds: f64,
     /// Recent readings, oldest first: one kept per sampling interval (at most a minute apart)
-    /// over the last two hours, then the latest. Held in memory, so they start anew with the
-    /// process.
+    /// over the last two hours, then the sampler's latest, then this report's own (`rssBytes`).
+    /// Held in memory, so they start anew with the process.
     pub samples: Vec<MemorySampleMetrics>,
 }
 
@@ -414,6 +416,11 @@ impl MetricsReport {
                     at: self.metrics.wall_time(sample.at),
                     rss_bytes: sample.rss_bytes,
                 })
+                // The reading of this report comes last.
+                .chain(self.memory.rss_bytes.map(|rss_bytes| MemorySampleMetrics {
+                    at: self.taken_at,
+                    rss_bytes,
+                }))
                 .collect(),
         }
     }

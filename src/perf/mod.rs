@@ -21,6 +21,7 @@
 //! load generator; tests run it in process.
 
 pub mod datasets;
+pub mod export;
 pub mod load;
 pub mod plans;
 pub mod server;
@@ -109,6 +110,13 @@ pub struct PerfOptions {
     /// … and concurrent users (connections on loopback).
     #[arg(long, default_value_t = 200)]
     pub soak_users: usize,
+    /// Stream the large campaign's generated domains from /export (CSV) and check the
+    /// server's memory while it runs.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub export: bool,
+    /// Target: growth of the server's RSS while exporting, in MiB.
+    #[arg(long, default_value_t = 16.0)]
+    pub max_export_growth_mib: f64,
     /// Where the server runs (the CLI picks a child process of its own binary).
     #[arg(skip)]
     pub server: server::ServerMode,
@@ -154,6 +162,7 @@ pub struct Report {
     pub memory: Option<walk::MemoryReport>,
     pub datasets: Vec<datasets::ShapeReport>,
     pub soak: Option<SoakReport>,
+    pub export: Option<export::ExportReport>,
     pub index_usage: Vec<plans::IndexReport>,
     pub server: ServerFigures,
     pub failures: Vec<String>,
@@ -591,6 +600,27 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
             growth_percent: growth,
         });
     }
+    let mut export_report = None;
+    if opts.export {
+        progress.phase("export (CSV, whole campaign)", 0);
+        let base = client.url.trim_end_matches("/graphql").to_owned();
+        let report = export::run(&base, ids.generation, server.rss_reader()).await?;
+        progress.line(report.to_string());
+        if report.rows != report.total_count {
+            failures.push(format!(
+                "export: {} rows, X-Total-Count said {}",
+                report.rows, report.total_count
+            ));
+        }
+        if report.growth_mib() > opts.max_export_growth_mib {
+            failures.push(format!(
+                "export: server RSS grew {:.1} MiB (> {} MiB)",
+                report.growth_mib(),
+                opts.max_export_growth_mib
+            ));
+        }
+        export_report = Some(report);
+    }
     let reading = server.memory();
     let server_figures = ServerFigures {
         separate_process: server.separate_process(),
@@ -632,6 +662,7 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
         memory,
         datasets: dataset_reports,
         soak,
+        export: export_report,
         index_usage,
         server: server_figures,
         failures,

@@ -20,3 +20,4 @@ mod sampler;
 mod schema;
 mod seed;
 mod shutdown;
+mod web;

@@ -73,6 +73,10 @@ db_test!(
         assert!(soak.load.requests > 20 && soak.load.errors == 0, "{:?}", soak.load);
         assert!(soak.load.seconds < 30.0);
         assert_eq!(soak.load.pool.as_ref().map(|p| p.acquire_timeouts), Some(0));
+        // The whole campaign was exported, every row, with the server's RSS sampled meanwhile.
+        let export = report.export.as_ref().expect("export ran");
+        assert_eq!((export.rows, export.total_count), (2_000, 2_000), "{export}");
+        assert!(export.rss_before_bytes > 0 && export.rss_peak_bytes >= export.rss_before_bytes);
         // The server ran in a process of its own: its RSS is its own.
         assert!(report.server.separate_process);
         assert!(report.server.rss_bytes > 0 && report.server.peak_rss_bytes >= report.server.rss_bytes);

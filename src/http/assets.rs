@@ -119,15 +119,29 @@ pub async fn explorer(headers: HeaderMap) -> Response {
     page("explorer.html", &headers)
 }
 
+/// GraphiQL (`GET /graphql` from a browser), vendored. Its bundle sets inline styles and
+/// embeds its fonts as data: URLs, which its policy allows.
+pub fn graphiql(headers: &HeaderMap) -> Response {
+    page_with_policy("graphiql.html", headers, GRAPHIQL_CONTENT_SECURITY_POLICY)
+}
+
+/// The policy of the GraphiQL page: [`CONTENT_SECURITY_POLICY`] plus inline styles and data: fonts.
+pub const GRAPHIQL_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; \
+     font-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; \
+     frame-ancestors 'none'";
+
 fn page(name: &str, headers: &HeaderMap) -> Response {
+    page_with_policy(name, headers, CONTENT_SECURITY_POLICY)
+}
+
+fn page_with_policy(name: &str, headers: &HeaderMap, policy: &'static str) -> Response {
     let Some((bytes, etag)) = pages().get(name) else {
         return error_response(Error::NotFound(format!("page {name} (not built into this server)")));
     };
     let mut response = respond(headers, bytes, etag, "text/html; charset=utf-8", REVALIDATE);
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     response
         .headers_mut()
         .insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{DefaultBodyLimit, Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, Request, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use sea_orm::DatabaseConnection;
@@ -165,12 +165,7 @@ async fn graphql_get(
         if !state.settings.graphiql {
             return error_response(Error::NotFound("GraphiQL (disabled on this server)".to_owned()));
         }
-        return Html(
-            async_graphql::http::GraphiQLSource::build()
-                .endpoint("/graphql")
-                .finish(),
-        )
-        .into_response();
+        return assets::graphiql(&headers);
     }
     match async_graphql::http::parse_query_string(&query) {
         Ok(request) => {

@@ -2,14 +2,14 @@
 //! from `/export` as CSV, every row counted against `X-Total-Count`, while the server's RSS is
 //! sampled; the export must not grow the server's memory (it holds one page at a time).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+
+use super::server::RssSampler;
 
 /// What one export measured.
 #[derive(Debug, Clone, Serialize)]
@@ -52,20 +52,7 @@ impl std::fmt::Display for ExportReport {
 /// Streams `/export` of `campaign`'s generated domains from the server at `base` (e.g.
 /// `http://127.0.0.1:8080`), sampling `rss` every 100 ms.
 pub async fn run(base: &str, campaign: Uuid, rss: impl Fn() -> u64 + Send + Sync + 'static) -> Result<ExportReport> {
-    let rss = Arc::new(rss);
-    let rss_before = rss();
-    let done = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let (rss, done) = (rss.clone(), done.clone());
-        tokio::spawn(async move {
-            let mut peak = 0;
-            while !done.load(Ordering::Relaxed) {
-                peak = peak.max(rss());
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            peak.max(rss())
-        })
-    };
+    let sampler = RssSampler::start(rss, Duration::from_millis(100));
     let started = Instant::now();
     let failed = |what: String| Error::Internal(format!("export: {what}"));
     let mut response = reqwest::get(format!(
@@ -90,8 +77,7 @@ pub async fn run(base: &str, campaign: Uuid, rss: impl Fn() -> u64 + Send + Sync
         lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
     }
     let seconds = started.elapsed().as_secs_f64();
-    done.store(true, Ordering::Relaxed);
-    let rss_peak = sampler.await.unwrap_or(0);
+    let samples = sampler.stop().await;
     // The first line is the CSV header.
     let rows = lines.saturating_sub(1);
     Ok(ExportReport {
@@ -100,8 +86,8 @@ pub async fn run(base: &str, campaign: Uuid, rss: impl Fn() -> u64 + Send + Sync
         bytes,
         seconds,
         rows_per_second: rows as f64 / seconds.max(1e-9),
-        rss_before_bytes: rss_before,
-        rss_peak_bytes: rss_peak.max(rss_before),
-        rss_after_bytes: rss(),
+        rss_before_bytes: samples.first().copied().unwrap_or(0),
+        rss_peak_bytes: samples.iter().copied().max().unwrap_or(0),
+        rss_after_bytes: samples.last().copied().unwrap_or(0),
     })
 }

@@ -546,18 +546,10 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
         load::run_for("soak warm-up", &client.url, &workload, opts.soak_users, warmup).await;
         // RSS sampled every tenth of the run: growth is judged over the second half, where a
         // leak still grows and filling caches (statements per connection, buffers) no longer do.
-        let reader = server.rss_reader();
         let duration = Duration::from_secs(opts.soak_seconds);
-        let sampler = tokio::spawn(async move {
-            let mut samples = vec![reader()];
-            for _ in 0..10 {
-                tokio::time::sleep(duration / 10).await;
-                samples.push(reader());
-            }
-            samples
-        });
+        let sampler = server::RssSampler::start(server.rss_reader(), duration / 10);
         let report = load::run_for("soak", &client.url, &workload, opts.soak_users, duration).await;
-        let samples = sampler.await.unwrap_or_default();
+        let samples = sampler.stop().await;
         let at = |i: usize| samples.get(i).copied().unwrap_or(0);
         let (before, middle, after) = (at(0), at(samples.len() / 2), at(samples.len().saturating_sub(1)));
         let growth = if middle == 0 {

@@ -218,6 +218,37 @@ impl Server {
     }
 }
 
+/// Samples the server's RSS every `period` in a task of its own, from its start until
+/// [`RssSampler::stop`]: the readings of a run, first and last included.
+pub struct RssSampler {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<u64>>,
+}
+
+impl RssSampler {
+    /// Starts sampling with `reader` (see [`Server::rss_reader`]).
+    pub fn start(reader: impl Fn() -> u64 + Send + Sync + 'static, period: Duration) -> Self {
+        use std::sync::atomic::Ordering;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = done.clone();
+        let task = tokio::spawn(async move {
+            let mut samples = vec![reader()];
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(period).await;
+                samples.push(reader());
+            }
+            samples
+        });
+        Self { done, task }
+    }
+
+    /// Stops sampling and returns the readings, oldest first (at least two).
+    pub async fn stop(self) -> Vec<u64> {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.unwrap_or_default()
+    }
+}
+
 /// The last lines of a log file.
 fn tail(path: &PathBuf) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();

@@ -108,13 +108,7 @@ db_test!(
 
 db_test!(
     async fn status_counts_match_the_rows(db) {
-        let options = domainflow::seed::SeedOptions {
-            campaigns: 1,
-            domains: 400,
-            progress: false,
-        };
-        domainflow::seed::seed(&db.db, &options).await.expect("seed");
-        let ids = domainflow::seed::chain_ids(0, 400);
+        let ids = db.seed_chain(400).await;
         let app = db.spawn_app().await;
         let r = app
             .graphql(

@@ -156,19 +156,9 @@ async fn query_count(app: &TestApp, query_type: &str, token: Option<&str>) -> i6
         .unwrap_or(0)
 }
 
-async fn seed_chain(db: &TestDb, domains: u64) -> domainflow::seed::ChainIds {
-    let options = domainflow::seed::SeedOptions {
-        campaigns: 1,
-        domains,
-        progress: false,
-    };
-    domainflow::seed::seed(&db.db, &options).await.expect("seed");
-    domainflow::seed::chain_ids(0, domains)
-}
-
 db_test!(
     async fn query_limits_are_refused_before_any_sql(db) {
-        seed_chain(&db, 20).await;
+        db.seed_chain(20).await;
         let app = db
             .spawn_app_with(&[
                 ("GRAPHQL_MAX_DEPTH", "6"),
@@ -628,7 +618,7 @@ db_test!(
 
 db_test!(
     async fn hostile_input_never_breaks_the_server(db) {
-        let ids = seed_chain(&db, 30).await;
+        let ids = db.seed_chain(30).await;
         let app = db.spawn_app().await;
         let count_rows = || async {
             (

@@ -244,6 +244,17 @@ impl TestDb {
         }
     }
 
+    /// Seeds one campaign chain (generation → DNS → HTTP) of `domains` generated domains.
+    pub async fn seed_chain(&self, domains: u64) -> domainflow::seed::ChainIds {
+        let options = domainflow::seed::SeedOptions {
+            campaigns: 1,
+            domains,
+            progress: false,
+        };
+        domainflow::seed::seed(&self.db, &options).await.expect("seed");
+        domainflow::seed::chain_ids(0, domains)
+    }
+
     /// Starts the real application against this database on a random port.
     pub async fn spawn_app(&self) -> TestApp {
         self.spawn_app_with(&[]).await

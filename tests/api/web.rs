@@ -14,16 +14,6 @@ use crate::helpers::{TestApp, TestDb, error_code};
 
 const TOKEN: &str = "reader-token-0123456789";
 
-async fn seed_chain(db: &TestDb, domains: u64) -> domainflow::seed::ChainIds {
-    let options = domainflow::seed::SeedOptions {
-        campaigns: 1,
-        domains,
-        progress: false,
-    };
-    domainflow::seed::seed(&db.db, &options).await.expect("seed");
-    domainflow::seed::chain_ids(0, domains)
-}
-
 // --- assets ------------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -358,7 +348,7 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
 db_test!(
     async fn export_streams_exactly_the_connection(db) {
         // More than two export pages of DNS results.
-        let ids = seed_chain(&db, 2_300).await;
+        let ids = db.seed_chain(2_300).await;
         let app = db.spawn_app().await;
         let r = app
             .graphql(

@@ -72,16 +72,7 @@ static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// `tests/browser/run.mjs` against it (with `token` as API_TOKEN); panics when it fails.
 async fn run_browser_tests(db: &TestDb, extra: &[(&str, &str)], token: Option<&str>, label: &str) {
     // One campaign chain (generation → DNS → HTTP) of 3,000 domains: 120 pages of 25.
-    domainflow::seed::seed(
-        &db.db,
-        &domainflow::seed::SeedOptions {
-            campaigns: 1,
-            domains: 3_000,
-            progress: false,
-        },
-    )
-    .await
-    .expect("seed");
+    db.seed_chain(3_000).await;
     let _browser = ONE_BROWSER.lock().await;
     // A threshold of 0 ms makes "Slow Database Queries" fire on any measured query; a
     // 1 s sampler writes history rows (the latency chart) within the test's seconds.

@@ -512,7 +512,11 @@ async function runExport() {
   progress.hidden = false;
   progress.removeAttribute('value');
   exportStatus('Starting export…', 'running');
-  const chunks = [];
+  // Received bytes move into Blobs every few MiB: the browser keeps Blob data out of the
+  // page's heap (and on disk when large), so a multi-million-row export does not sit in memory.
+  const parts = [];
+  let pending = [];
+  let pendingBytes = 0;
   let bytes = 0;
   let newlines = 0;
   try {
@@ -534,7 +538,13 @@ async function runExport() {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      chunks.push(value);
+      pending.push(value);
+      pendingBytes += value.byteLength;
+      if (pendingBytes >= 8 * 1024 * 1024) {
+        parts.push(new Blob(pending));
+        pending = [];
+        pendingBytes = 0;
+      }
       bytes += value.byteLength;
       for (let i = 0; i < value.length; i += 1) if (value[i] === 10) newlines += 1;
       const rows = format === 'csv' ? Math.max(0, newlines - 1) : newlines;
@@ -548,7 +558,8 @@ async function runExport() {
     const rows = format === 'csv' ? Math.max(0, newlines - 1) : newlines;
     if (known) progress.value = total;
     const type = format === 'csv' ? 'text/csv' : 'application/x-ndjson';
-    exportUrl = URL.createObjectURL(new Blob(chunks, { type }));
+    parts.push(new Blob(pending));
+    exportUrl = URL.createObjectURL(new Blob(parts, { type }));
     const name = (campaigns.get(s.campaign)?.name || 'campaign').replace(/[^A-Za-z0-9._-]+/g, '_');
     link.href = exportUrl;
     link.download = `${name}-${CONNECTIONS[s.conn].exportName.toLowerCase()}.${format}`;

@@ -40,6 +40,7 @@ DEPTH = 1_950_000
 PAGE = 50
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 VGDB_PREFIX = "/tmp/domainflow-bench-vgdb"
+ACCEPT_ENCODING = None  # --accept-encoding
 
 NODE = "edges { cursor node { id databaseId domainName offsetIndex createdAt } } " \
        "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
@@ -162,6 +163,7 @@ LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = %s
+%s
 """
 
 
@@ -176,7 +178,8 @@ def parse_ms(text):
 
 def run_wrk(server, body, connections, duration):
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA % lua_string(json.dumps(body)))
+        f.write(LUA % (lua_string(json.dumps(body)),
+                       'wrk.headers["Accept-Encoding"] = "%s"' % ACCEPT_ENCODING if ACCEPT_ENCODING else ""))
         script = f.name
     threads = 1 if connections == 1 else 2
     cpu0 = server.cpu_seconds()
@@ -191,8 +194,8 @@ def run_wrk(server, body, connections, duration):
     return {
         "requests": requests,
         "req_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50_ms": parse_ms(re.search(r"50%\s+(\S+)", out).group(1)),
-        "p99_ms": parse_ms(re.search(r"99%\s+(\S+)", out).group(1)),
+        "p50_ms": parse_ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)),
+        "p99_ms": parse_ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)),
         "cpu_ms_per_request": (cpu1 - cpu0) * 1000 / max(requests, 1),
         "rss_mib_after": server.rss_mib(),
         "non_2xx": int(bad.group(1)) if bad else 0,
@@ -228,6 +231,8 @@ def count_instructions(server, body, n, warmup):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
     payload = json.dumps(body)
     headers = {"Content-Type": "application/json"}
+    if ACCEPT_ENCODING:
+        headers["Accept-Encoding"] = ACCEPT_ENCODING
 
     def send():
         conn.request("POST", "/graphql", payload, headers)
@@ -331,8 +336,11 @@ def main():
     p.add_argument("--pages", default="first,deep", help="which pages: first, deep")
     p.add_argument("--totals", default="no,yes", help="without (no) / with (yes) totalCount")
     p.add_argument("--keep-profile", default=None, help="callgrind mode: keep the profiles in this folder")
+    p.add_argument("--accept-encoding", default=None, help="send this Accept-Encoding (e.g. gzip, br)")
     p.add_argument("--json", default=None, help="write the results here")
     args = p.parse_args()
+    global ACCEPT_ENCODING
+    ACCEPT_ENCODING = args.accept_encoding
     args.connections = [int(c) for c in args.connections.split(",")]
     args.pages = [page == "first" for page in args.pages.split(",")]
     args.totals = [total == "yes" for total in args.totals.split(",")]

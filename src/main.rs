@@ -4,6 +4,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: a GraphQL page allocates a few thousand small
+/// objects per request, and glibc malloc/free was a fifth of the server's CPU (BENCHMARKS.md,
+/// issue 8).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = domainflow::cli::Cli::parse();

@@ -73,6 +73,7 @@ pub(super) struct ServerSection {
     pub shutdown_delay_ms: Option<u64>,
     pub request_timeout: Option<String>,
     pub max_request_body_bytes: Option<usize>,
+    pub compression_min_bytes: Option<u16>,
     pub cors_allowed_origins: Option<Vec<String>>,
     pub rate_limit: RateLimitSection,
 }
@@ -121,6 +122,7 @@ pub(super) struct GraphqlSection {
     pub max_root_fields: Option<usize>,
     pub max_batch_size: Option<usize>,
     pub max_query_length: Option<usize>,
+    pub document_cache_size: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

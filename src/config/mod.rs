@@ -176,9 +176,19 @@ pub struct Settings {
     /// (`GRAPHQL_MAX_BATCH_SIZE`, 10) and query length (`GRAPHQL_MAX_QUERY_LENGTH`, 32768
     /// bytes); JSON `graphql.maxDepth`, `graphql.maxComplexity`, ….
     pub query_limits: crate::graphql::QueryLimits,
+    /// Parsed GraphQL documents kept, keyed by their query text, so a client repeating a query
+    /// (every pager does) is not parsed again; limits and validation still run per request.
+    /// 0 = no cache. `GRAPHQL_DOCUMENT_CACHE_SIZE`, JSON `graphql.documentCacheSize`.
+    /// Default 256.
+    pub document_cache_size: usize,
     /// Largest request body accepted, in bytes; more is refused with 413 before it is read in
     /// full. `MAX_REQUEST_BODY_BYTES`, JSON `server.maxRequestBodyBytes`. Default 1 MiB.
     pub max_request_body_bytes: usize,
+    /// Responses at least this large are compressed (gzip or br, as the client's
+    /// Accept-Encoding asks); 0 = never. Compression pays on real networks and costs CPU on
+    /// loopback, hence off by default. `HTTP_COMPRESSION_MIN_BYTES`, JSON
+    /// `server.compressionMinBytes`. Default 0.
+    pub compression_min_bytes: u16,
     /// Longest a request to /graphql or /metrics may take before it is answered with TIMEOUT,
     /// so no client ever waits forever. `REQUEST_TIMEOUT_SECONDS`, JSON
     /// `server.requestTimeout` ("30s"). Default 30 s.
@@ -346,6 +356,12 @@ impl Settings {
                 max_batch_size: source.parse("GRAPHQL_MAX_BATCH_SIZE", json.graphql.max_batch_size, 10)?,
                 max_query_length: source.parse("GRAPHQL_MAX_QUERY_LENGTH", json.graphql.max_query_length, 32_768)?,
             },
+            document_cache_size: source.parse(
+                "GRAPHQL_DOCUMENT_CACHE_SIZE",
+                json.graphql.document_cache_size,
+                crate::graphql::execute::DEFAULT_DOCUMENT_CACHE_SIZE,
+            )?,
+            compression_min_bytes: source.parse("HTTP_COMPRESSION_MIN_BYTES", json.server.compression_min_bytes, 0)?,
             max_request_body_bytes: source.parse(
                 "MAX_REQUEST_BODY_BYTES",
                 json.server.max_request_body_bytes,

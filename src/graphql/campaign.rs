@@ -1,6 +1,7 @@
 //! `Campaign` and the root fields that find campaigns: `campaign`, `campaignByDatabaseId`,
 //! `campaigns` (a keyset connection ordered by CREATED_AT or NAME, filtered by type and status).
 
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition};
@@ -538,9 +539,10 @@ pub fn campaigns(
 }
 
 async fn find_campaign(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<Campaign>> {
-    Ok(ApiContext::get(ctx)?
-        .loader
-        .load_one(CampaignKey(id))
-        .await?
-        .map(Campaign))
+    // A root lookup is one key: loaded at once (same statement, same query type) rather than
+    // through the batching DataLoader, whose 1 ms batching delay was most of a page's latency
+    // at one connection (BENCHMARKS.md, issue 8). Links between objects still batch.
+    let key = CampaignKey(id);
+    let mut found = ApiContext::get(ctx)?.loader.loader().load(&[key]).await?;
+    Ok(found.remove(&key).map(Campaign))
 }

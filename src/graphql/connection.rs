@@ -50,8 +50,6 @@ macro_rules! connection_types {
         pub struct $connection {
             /// The page's edges, in the connection's order.
             pub edges: Vec<$edge>,
-            /// The page's nodes, in the connection's order (the edges without cursors).
-            pub nodes: Vec<$node>,
             /// Where this page lies in the connection.
             pub page_info: PageInfo,
             #[graphql(skip)]
@@ -60,6 +58,12 @@ macro_rules! connection_types {
 
         #[ComplexObject]
         impl $connection {
+            /// The page's nodes, in the connection's order (the edges without cursors).
+            async fn nodes(&self) -> Vec<&$node> {
+                // The edges' nodes, borrowed: each row is built once, whichever is selected.
+                self.edges.iter().map(|edge| &edge.node).collect()
+            }
+
             /// Exact number of rows in the connection with its filter (ignoring
             /// first/last/after/before). Read from counts the database maintains, so it costs
             /// the same at any size.
@@ -72,16 +76,14 @@ macro_rules! connection_types {
         impl $connection {
             /// Builds the connection from a page, converting each row into its node.
             pub fn from_page<M>(page: Page<M>, mut node: impl FnMut(M) -> $node) -> Self {
-                let mut edges = Vec::with_capacity(page.rows.len());
-                let mut nodes = Vec::with_capacity(page.rows.len());
-                for (model, cursor) in page.rows {
-                    let n = node(model);
-                    nodes.push(n.clone());
-                    edges.push($edge {
+                let edges: Vec<$edge> = page
+                    .rows
+                    .into_iter()
+                    .map(|(model, cursor)| $edge {
                         cursor: cursor.encode(),
-                        node: n,
-                    });
-                }
+                        node: node(model),
+                    })
+                    .collect();
                 let page_info = PageInfo {
                     has_next_page: page.has_next_page,
                     has_previous_page: page.has_previous_page,
@@ -90,7 +92,6 @@ macro_rules! connection_types {
                 };
                 Self {
                     edges,
-                    nodes,
                     page_info,
                     total: page.total_count,
                 }

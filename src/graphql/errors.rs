@@ -1,33 +1,12 @@
-//! One response hook that gives every error an `extensions.code`, including async-graphql's
-//! own parse, validation and limit errors (DESIGN.md, "The API contract").
+//! Gives every error an `extensions.code`, including async-graphql's own parse, validation and
+//! limit errors (DESIGN.md, "The API contract"). Called by the [executor](super::execute) on
+//! every answer.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
-};
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
+use async_graphql::{Response, ServerError, Value};
 
 use crate::error::code;
 
 use super::limits::{QueryLimits, builtin_limit, exceeded};
-
-/// Factory of the error-code extension. It knows the query limits so that async-graphql's own
-/// limit errors carry `extensions.limit` and `max` like ours.
-pub struct ErrorCodes {
-    pub limits: QueryLimits,
-}
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension { limits: self.limits })
-    }
-}
-
-struct ErrorCodesExtension {
-    limits: QueryLimits,
-}
 
 /// An error with a message and a code, for refusals that are not one of our [`Error`]s
 /// (`crate::error::Error`) — e.g. a validation failure found by our own checks.
@@ -53,15 +32,13 @@ fn is_client_error(message: &str) -> bool {
     CLIENT_ERRORS.iter().any(|prefix| message.starts_with(prefix))
 }
 
-impl ErrorCodesExtension {
-    /// Replaces one of async-graphql's limit errors by ours (same limit, uniform message,
-    /// `limit` and `max`); None when `err` is not one.
-    fn limit_error(&self, err: &ServerError) -> Option<ServerError> {
-        let name = builtin_limit(&err.message)?;
-        let mut ours = exceeded(name, self.limits.max_of(name));
-        ours.locations.clone_from(&err.locations);
-        Some(ours)
-    }
+/// Replaces one of async-graphql's limit errors by ours (same limit, uniform message, `limit`
+/// and `max`); None when `err` is not one.
+fn limit_error(err: &ServerError, limits: &QueryLimits) -> Option<ServerError> {
+    let name = builtin_limit(&err.message)?;
+    let mut ours = exceeded(name, limits.max_of(name));
+    ours.locations.clone_from(&err.locations);
+    Some(ours)
 }
 
 fn has_code(err: &ServerError) -> bool {
@@ -74,56 +51,48 @@ fn set_code(err: &mut ServerError, code: &str) {
         .set("code", Value::from(code));
 }
 
-#[async_trait::async_trait]
-impl Extension for ErrorCodesExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        for err in response.errors.iter_mut().filter(|e| !has_code(e)) {
-            // Resolver errors always come coded (ApiError); what is left is async-graphql
-            // rejecting the request itself (an argument value, the operation to run, a missing
-            // variable) after validation.
-            if is_client_error(&err.message) {
+/// Beginnings of the messages async-graphql gives, before executing, to a request whose
+/// operation cannot be chosen or run (no validation rule's messages start so).
+const OPERATION_ERRORS: [&str; 3] = [
+    "Unknown operation named",
+    "Operation name required",
+    "Subscriptions are not supported",
+];
+
+/// Codes a parse failure: GRAPHQL_PARSE_FAILED, or LIMIT_EXCEEDED for the parser's own
+/// recursion limit.
+pub(super) fn code_parse_error(mut err: ServerError, limits: &QueryLimits) -> ServerError {
+    if let Some(limit) = limit_error(&err, limits) {
+        return limit;
+    }
+    if !has_code(&err) {
+        set_code(&mut err, code::GRAPHQL_PARSE_FAILED);
+    }
+    err
+}
+
+/// Gives every error of a finished response a code. Resolver errors come coded (ApiError);
+/// what is left is async-graphql's: before execution (an answer with no data whose errors have
+/// no path) its limit checks, its validation and the choice of the operation; during execution
+/// a request at fault (an argument value, a variable) or, failing all that, our fault.
+pub(super) fn code_response(mut response: Response, limits: &QueryLimits) -> Response {
+    let before_execution = response.data == Value::Null && response.errors.iter().all(|e| e.path.is_empty());
+    for err in response.errors.iter_mut().filter(|e| !has_code(e)) {
+        if before_execution {
+            if OPERATION_ERRORS.iter().any(|prefix| err.message.starts_with(prefix)) {
                 set_code(err, code::BAD_USER_INPUT);
+            } else if let Some(limit) = limit_error(err, limits) {
+                *err = limit;
             } else {
-                tracing::error!(message = %err.message, "uncoded GraphQL error");
-                err.message = "internal server error; it has been logged".to_owned();
-                set_code(err, code::INTERNAL);
+                set_code(err, code::GRAPHQL_VALIDATION_FAILED);
             }
+        } else if is_client_error(&err.message) {
+            set_code(err, code::BAD_USER_INPUT);
+        } else {
+            tracing::error!(message = %err.message, "uncoded GraphQL error");
+            err.message = "internal server error; it has been logged".to_owned();
+            set_code(err, code::INTERNAL);
         }
-        response
     }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|mut err| {
-            if let Some(limit) = self.limit_error(&err) {
-                return limit;
-            }
-            if !has_code(&err) {
-                set_code(&mut err, code::GRAPHQL_PARSE_FAILED);
-            }
-            err
-        })
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|mut errors| {
-            for err in errors.iter_mut().filter(|e| !has_code(e)) {
-                match self.limit_error(err) {
-                    Some(limit) => *err = limit,
-                    None => set_code(err, code::GRAPHQL_VALIDATION_FAILED),
-                }
-            }
-            errors
-        })
-    }
+    response
 }

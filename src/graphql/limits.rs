@@ -6,17 +6,15 @@
 //! its own checks walk fragment spreads recursively and without memoization, so a few lines of
 //! nested fragments (`...A ...A` inside `A1`, `...A2 ...A2` inside `A2`, …) would expand to
 //! billions of fields, and a fragment cycle would recurse until its depth limit at every
-//! branch. This extension therefore measures every document first, in time linear in its
+//! branch. The [executor](super::execute) therefore measures every document first, in time linear in its
 //! text: it bounds bracket nesting before parsing (the parser recurses per bracket), then
 //! refuses fragment cycles and documents whose fragment-expanded size already exceeds the
 //! limits, so async-graphql's walks only ever see documents of bounded size.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Request, ServerError, ServerResult};
+use async_graphql::{ServerError, ServerResult};
 
 use crate::error::{Error, code, limit};
 use crate::pagination::args::DEFAULT_PAGE_SIZE;
@@ -130,50 +128,16 @@ impl QueryLimits {
     }
 }
 
-/// Factory of the extension that measures every document before async-graphql parses and
-/// validates it.
-pub struct QueryLimitsCheck {
-    pub limits: QueryLimits,
-    /// False when introspection is switched off: `__schema`/`__type` are refused by name.
-    pub introspection: bool,
-}
-
-impl ExtensionFactory for QueryLimitsCheck {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QueryLimitsExtension {
-            limits: self.limits,
-            introspection: self.introspection,
-        })
+/// Checks the query text before it is parsed: its length, and how deep its brackets nest
+/// (the parser recurses per bracket).
+pub fn check_text(query: &str, limits: &QueryLimits) -> ServerResult<()> {
+    if query.len() > limits.max_query_length {
+        return Err(exceeded(limit::QUERY_LENGTH, limits.max_query_length));
     }
-}
-
-struct QueryLimitsExtension {
-    limits: QueryLimits,
-    introspection: bool,
-}
-
-#[async_trait::async_trait]
-impl Extension for QueryLimitsExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let limits = &self.limits;
-        if request.query.len() > limits.max_query_length {
-            return Err(exceeded(limit::QUERY_LENGTH, limits.max_query_length));
-        }
-        if max_bracket_nesting(&request.query) > limits.max_bracket_nesting() {
-            return Err(exceeded(limit::DEPTH, limits.max_depth));
-        }
-        // Parsed once here and kept in the request; a query that does not parse is left to
-        // async-graphql, which reports the syntax error.
-        if let Ok(document) = request.parsed_query() {
-            check_document(document, limits, self.introspection)?;
-        }
-        next.run(ctx, request).await
+    if max_bracket_nesting(query) > limits.max_bracket_nesting() {
+        return Err(exceeded(limit::DEPTH, limits.max_depth));
     }
+    Ok(())
 }
 
 /// Checks a parsed document against the limits, in time linear in its size.

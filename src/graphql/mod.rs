@@ -6,6 +6,7 @@ pub mod campaign;
 pub mod campaign_rows;
 pub mod connection;
 mod errors;
+pub mod execute;
 pub mod limits;
 pub mod loader;
 pub mod metrics;
@@ -19,7 +20,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::error::{ApiResult, Error};
 
-pub use errors::ErrorCodes;
+pub use execute::Executor;
 pub use limits::QueryLimits;
 
 /// Codes of the connections, carried in every cursor so one connection's cursor is refused
@@ -136,14 +137,9 @@ pub fn build_schema(
         .limit_depth(query.max_depth)
         .limit_recursive_depth(query.max_nesting())
         .limit_complexity(query.max_complexity)
-        .limit_directives(limits::MAX_DIRECTIVES_PER_FIELD)
-        // Registered first, so it is the outermost hook and sees every error, including the
-        // limit checks' own.
-        .extension(ErrorCodes { limits: query })
-        .extension(limits::QueryLimitsCheck {
-            limits: query,
-            introspection: limits.introspection,
-        });
+        .limit_directives(limits::MAX_DIRECTIVES_PER_FIELD);
+    // No extensions: with any, async-graphql resolves every field through them. The query
+    // limits and the error codes run around execution instead (`execute::Executor`).
     if limits.introspection {
         builder.finish()
     } else {

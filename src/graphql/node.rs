@@ -70,10 +70,17 @@ impl GlobalId {
 
     /// The opaque text handed to clients.
     pub fn encode(&self) -> String {
-        let text = match self.node_type {
-            NodeType::Campaign => format!("v1:Campaign:{}", self.id),
-            other => format!("v1:{}:{}:{}", other.name(), self.campaign, self.id),
-        };
+        // Written piece by piece rather than with `format!`: every node of every page has one.
+        let mut text = Vec::with_capacity(96);
+        let mut uuid = Uuid::encode_buffer();
+        text.extend_from_slice(b"v1:");
+        text.extend_from_slice(self.node_type.name().as_bytes());
+        text.push(b':');
+        if self.node_type != NodeType::Campaign {
+            text.extend_from_slice(self.campaign.hyphenated().encode_lower(&mut uuid).as_bytes());
+            text.push(b':');
+        }
+        text.extend_from_slice(self.id.hyphenated().encode_lower(&mut uuid).as_bytes());
         URL_SAFE_NO_PAD.encode(text)
     }
 

@@ -25,7 +25,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{Principal, Scope};
 use crate::config::Settings;
 use crate::error::{Error, limit};
-use crate::graphql::AppSchema;
+use crate::graphql::Executor;
 
 use guard::{error_response, error_response_with_status};
 
@@ -39,7 +39,8 @@ pub struct AppState {
     pub health: crate::db::health::Health,
     pub metrics: crate::metrics::Metrics,
     pub monitor: crate::graphql::metrics::MonitorContext,
-    pub schema: AppSchema,
+    /// The GraphQL schema with the query limits, document cache and error codes around it.
+    pub schema: Executor,
     pub settings: Arc<Settings>,
     /// Tokens, rate limits and the request timeout.
     pub gate: Arc<guard::Gatekeeper>,
@@ -49,6 +50,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The application's router.
 pub fn router(state: AppState) -> Router {
+    let router_settings = state.settings.clone();
     let guarded = axum::middleware::from_fn_with_state(state.clone(), guard::guard);
     let cors = guard::cors_layer(&state.settings.cors_allowed_origins);
     let router = Router::new()
@@ -76,6 +78,10 @@ pub fn router(state: AppState) -> Router {
         Some(cors) => router.layer(cors),
         None => router,
     };
+    let router = match state_compression(&router_settings) {
+        Some(compression) => router.layer(compression),
+        None => router,
+    };
     router
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -95,6 +101,18 @@ pub fn router(state: AppState) -> Router {
             )
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Response compression (gzip or br, as negotiated) for bodies of at least
+/// `HTTP_COMPRESSION_MIN_BYTES`; None when it is off (the default: on loopback it only costs CPU).
+fn state_compression(
+    settings: &Settings,
+) -> Option<tower_http::compression::CompressionLayer<tower_http::compression::predicate::SizeAbove>> {
+    (settings.compression_min_bytes > 0).then(|| {
+        tower_http::compression::CompressionLayer::new().compress_when(
+            tower_http::compression::predicate::SizeAbove::new(settings.compression_min_bytes),
+        )
+    })
 }
 
 async fn graphql_post(

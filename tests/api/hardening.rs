@@ -242,13 +242,16 @@ db_test!(
             ),
         ];
         for (what, query, variables, limit, max) in cases {
-            let reply = post_json(&app, &json!({ "query": query, "variables": variables }), None).await;
-            assert_safe(&reply, what);
-            let body = reply.json();
-            assert_eq!(reply.status, 200, "{what}: {body}");
-            assert_eq!(error_code(&body), "LIMIT_EXCEEDED", "{what}: {body}");
-            assert_eq!(limit_of(&body), (limit.to_owned(), json!(max)), "{what}: {body}");
-            assert!(body["data"].is_null(), "{what}: nothing executed: {body}");
+            // Twice: a document the cache may have kept is refused again.
+            for _ in 0..2 {
+                let reply = post_json(&app, &json!({ "query": query, "variables": variables }), None).await;
+                assert_safe(&reply, what);
+                let body = reply.json();
+                assert_eq!(reply.status, 200, "{what}: {body}");
+                assert_eq!(error_code(&body), "LIMIT_EXCEEDED", "{what}: {body}");
+                assert_eq!(limit_of(&body), (limit.to_owned(), json!(max)), "{what}: {body}");
+                assert!(body["data"].is_null(), "{what}: nothing executed: {body}");
+            }
         }
         // None of the refused queries reached the database.
         for query_type in ["campaigns.page", "generated_domains.page", "dns_validation_results.page"] {
@@ -287,6 +290,40 @@ db_test!(
         let (status, body) = app.get(&deep).await;
         let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
         assert_eq!((status, error_code(&body)), (200, "LIMIT_EXCEEDED"), "{body}");
+        app.stop().await;
+    }
+);
+
+db_test!(
+    /// The parsed-document cache never changes an answer: each text gets its own document,
+    /// and validation (which depends on the variables) and the limits run on every request.
+    async fn cached_documents_still_pass_every_check(db) {
+        db.seed_chain(20).await;
+        let app = db.spawn_app_with(&[("GRAPHQL_DOCUMENT_CACHE_SIZE", "2")]).await;
+        let sized = "query($a: Int, $b: Int) { campaigns(first: $a) { nodes { generatedDomains(first: $b) { nodes { offsetIndex } } } } }";
+        let names = "{ campaigns(first: 1, orderBy: {field: NAME}) { nodes { name } } }";
+        let offsets = "{ campaigns(first: 1, orderBy: {field: NAME}) { nodes { campaignType } } }";
+        for round in 0..3 {
+            // Same text, variables that pass and variables whose cost is refused.
+            let small = app.graphql(sized, json!({ "a": 1, "b": 2 })).await;
+            assert!(small.get("errors").is_none(), "round {round}: {small}");
+            let big = app.graphql(sized, json!({ "a": 500, "b": 500 })).await;
+            assert_eq!(error_code(&big), "LIMIT_EXCEEDED", "round {round}: {big}");
+            assert_eq!(limit_of(&big).0, "complexity");
+            // A variable of the wrong type is refused by validation every time.
+            let wrong = app.graphql(sized, json!({ "a": "one" })).await;
+            assert_eq!(error_code(&wrong), "GRAPHQL_VALIDATION_FAILED", "round {round}: {wrong}");
+            // Texts differing in one field answer that field (more texts than the cache holds).
+            let a = app.graphql(names, json!({})).await;
+            let b = app.graphql(offsets, json!({})).await;
+            let node_a = &a["data"]["campaigns"]["nodes"][0];
+            let node_b = &b["data"]["campaigns"]["nodes"][0];
+            assert!(node_a["name"].is_string() && node_a.get("campaignType").is_none(), "{a}");
+            assert!(node_b["campaignType"].is_string() && node_b.get("name").is_none(), "{b}");
+            // A cached text with an unknown operation name is still refused.
+            let reply = post_json(&app, &json!({ "query": names, "operationName": "Nope" }), None).await;
+            assert_eq!(error_code(&reply.json()), "BAD_USER_INPUT", "{}", reply.text);
+        }
         app.stop().await;
     }
 );

@@ -432,3 +432,47 @@ db_test!(
         app.stop().await;
     }
 );
+
+/// GraphQL over the WebSocket passes the same limits and gets the same error codes as over HTTP.
+#[tokio::test]
+async fn websocket_requests_pass_the_query_limits_and_carry_codes() {
+    let Some(db) = TestDb::new(crate::helpers::Backend::Sqlite).await else {
+        return;
+    };
+    let app = db.spawn_app_with(&[("GRAPHQL_MAX_ALIASES", "2")]).await;
+    let mut socket = connect(&app, None).await;
+    send(&mut socket, json!({ "type": "connection_init", "payload": {} })).await;
+    assert_eq!(receive(&mut socket).await.unwrap()["type"], "connection_ack");
+    let cases = [
+        (
+            "subscription { a: metricsUpdated { uptimeSeconds } b: metricsUpdated { uptimeSeconds } c: metricsUpdated { uptimeSeconds } }",
+            "LIMIT_EXCEEDED",
+        ),
+        ("subscription { metricsUpdated { uptimeSeconds ", "GRAPHQL_PARSE_FAILED"),
+        (
+            "subscription { metricsUpdated { noSuchField } }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+    ];
+    for (i, (query, code)) in cases.into_iter().enumerate() {
+        let id = i.to_string();
+        send(
+            &mut socket,
+            json!({ "id": id, "type": "subscribe", "payload": { "query": query } }),
+        )
+        .await;
+        let refused = loop {
+            let message = receive(&mut socket).await.expect("an answer");
+            if message["id"] == id.as_str() {
+                break message;
+            }
+        };
+        let errors = if refused["type"] == "error" {
+            &refused["payload"]
+        } else {
+            &refused["payload"]["errors"]
+        };
+        assert_eq!(errors[0]["extensions"]["code"], code, "{query}: {refused}");
+    }
+    app.stop().await;
+}

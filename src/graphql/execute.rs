@@ -1,0 +1,258 @@
+//! Runs GraphQL requests: the query limits, a bounded cache of parsed documents and the error
+//! codes, around `Schema::execute`.
+//!
+//! Why not schema extensions: async-graphql takes its fast path only when a schema has no
+//! extension at all. With even one registered, every field and every list item is resolved
+//! through the extension chain (a registry lookup, a `ResolveInfo` with two formatted type
+//! names per list item, and one boxed future per extension per field), which was about a third
+//! of the server's CPU for a 50-row page (BENCHMARKS.md, issue 8). Everything our extensions
+//! did happens before parsing, at parsing or on the finished response, so it is done here
+//! instead, once per request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::parser::parse_query;
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError};
+
+use super::AppSchema;
+use super::errors::{code_parse_error, code_response};
+use super::limits::{QueryLimits, check_document, check_text};
+
+/// Documents the cache keeps by default (`GRAPHQL_DOCUMENT_CACHE_SIZE`).
+pub const DEFAULT_DOCUMENT_CACHE_SIZE: usize = 256;
+
+/// Longest query text whose parsed document is cached: real pages are well under 2 KiB, and
+/// the bound keeps the cache's memory small (at most `capacity` × this, plus the documents).
+pub const MAX_CACHED_QUERY_BYTES: usize = 4096;
+
+/// The schema with what runs around it; cheap to clone (the handlers' `AppState` holds one).
+#[derive(Clone)]
+pub struct Executor {
+    schema: AppSchema,
+    limits: QueryLimits,
+    introspection: bool,
+    documents: Arc<DocumentCache>,
+}
+
+impl Executor {
+    /// `document_cache_size` parsed documents are kept (0 = no cache).
+    pub fn new(schema: AppSchema, limits: QueryLimits, introspection: bool, document_cache_size: usize) -> Self {
+        Self {
+            schema,
+            limits,
+            introspection,
+            documents: Arc::new(DocumentCache::new(document_cache_size)),
+        }
+    }
+
+    /// The schema itself (SDL, subscriptions).
+    pub fn schema(&self) -> &AppSchema {
+        &self.schema
+    }
+
+    /// The parsed-document cache (its size is reported and tested).
+    pub fn documents(&self) -> &DocumentCache {
+        &self.documents
+    }
+
+    /// Executes one request: limits, (cached) parse, then async-graphql's own checks
+    /// (recursion depth, directives, validation with its complexity and depth limits) and
+    /// execution; every error in the answer carries `extensions.code`.
+    pub async fn execute(&self, mut request: Request) -> Response {
+        if let Err(err) = self.prepare(&mut request) {
+            return Response::from_errors(vec![err]);
+        }
+        code_response(self.schema.execute(request).await, &self.limits)
+    }
+
+    /// Executes a batch, each request as [`Executor::execute`] does.
+    pub async fn execute_batch(&self, batch: BatchRequest) -> BatchResponse {
+        match batch {
+            BatchRequest::Single(request) => BatchResponse::Single(self.execute(request).await),
+            BatchRequest::Batch(requests) => {
+                let mut responses = Vec::with_capacity(requests.len());
+                for request in requests {
+                    responses.push(self.execute(request).await);
+                }
+                BatchResponse::Batch(responses)
+            }
+        }
+    }
+
+    /// Checks the query text and its document against the limits — for every request, cached
+    /// document or not — and hands the parsed document to the request, so async-graphql does
+    /// not parse it again. Errors come coded.
+    pub fn prepare(&self, request: &mut Request) -> Result<(), ServerError> {
+        check_text(&request.query, &self.limits)?;
+        let document = match self.documents.get(&request.query) {
+            Some(document) => document,
+            None => {
+                let document = parse_query(&request.query).map_err(|err| code_parse_error(err.into(), &self.limits))?;
+                check_document(&document, &self.limits, self.introspection)?;
+                self.documents.insert(&request.query, &document);
+                request.set_parsed_query(document);
+                return Ok(());
+            }
+        };
+        check_document(&document, &self.limits, self.introspection)?;
+        request.set_parsed_query(document);
+        Ok(())
+    }
+}
+
+/// The same executor for GraphQL over WebSocket (`/graphql/ws`): subscriptions and the
+/// queries sent on the socket pass the same limits and come back with the same error codes.
+impl async_graphql::Executor for Executor {
+    async fn execute(&self, request: Request) -> Response {
+        Executor::execute(self, request).await
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: Request,
+        session_data: Option<Arc<async_graphql::Data>>,
+    ) -> futures::stream::BoxStream<'static, Response> {
+        use futures::StreamExt;
+        if let Err(err) = self.prepare(&mut request) {
+            return futures::stream::once(async move { Response::from_errors(vec![err]) }).boxed();
+        }
+        let limits = self.limits;
+        let stream = match session_data {
+            Some(data) => self.schema.execute_stream_with_session_data(request, data),
+            None => self.schema.execute_stream(request),
+        };
+        stream.map(move |response| code_response(response, &limits)).boxed()
+    }
+}
+
+/// A bounded map from query text to its parsed document. Keyed by the whole text (hashed by
+/// the map, compared in full), so two different texts can never share an entry; a document
+/// depends on nothing but its text. When full, an arbitrary entry makes room: the working set
+/// of a real client is a handful of queries, and a scan of many one-off queries only costs
+/// the parses it would have cost anyway.
+pub struct DocumentCache {
+    capacity: usize,
+    entries: Mutex<HashMap<Arc<str>, Arc<ExecutableDocument>>>,
+}
+
+impl DocumentCache {
+    /// A cache of at most `capacity` documents (0 = none kept).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            entries: Mutex::new(HashMap::with_capacity(capacity.min(1024))),
+        }
+    }
+
+    /// A copy of the document of `query`, when cached.
+    pub fn get(&self, query: &str) -> Option<ExecutableDocument> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let entry = {
+            let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            entries.get(query).cloned()
+        };
+        // The copy is made outside the lock; execution consumes (and edits) its own copy.
+        entry.map(|document| ExecutableDocument::clone(&document))
+    }
+
+    /// Keeps the document of `query` (texts over [`MAX_CACHED_QUERY_BYTES`] are not kept).
+    pub fn insert(&self, query: &str, document: &ExecutableDocument) {
+        if self.capacity == 0 || query.len() > MAX_CACHED_QUERY_BYTES {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= self.capacity
+            && !entries.contains_key(query)
+            && let Some(victim) = entries.keys().next().cloned()
+        {
+            entries.remove(&victim);
+        }
+        entries.insert(Arc::from(query), Arc::new(document.clone()));
+    }
+
+    /// Documents held now.
+    pub fn len(&self) -> usize {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
+    }
+
+    /// True when no document is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::types::{DocumentOperations, Selection};
+
+    use super::*;
+
+    fn root_field(document: &ExecutableDocument) -> String {
+        let DocumentOperations::Single(operation) = &document.operations else {
+            panic!("one operation expected");
+        };
+        match &operation.node.selection_set.node.items[0].node {
+            Selection::Field(field) => field.node.name.node.to_string(),
+            _ => panic!("a field expected"),
+        }
+    }
+
+    fn parse(query: &str) -> ExecutableDocument {
+        parse_query(query).expect("query parses")
+    }
+
+    #[test]
+    fn different_texts_never_share_an_entry() {
+        let cache = DocumentCache::new(8);
+        let queries = ["{ a }", "{ b }", "{ a } ", "{a}", "query { a }"];
+        for query in queries {
+            cache.insert(query, &parse(query));
+        }
+        assert_eq!(cache.len(), queries.len());
+        assert_eq!(root_field(&cache.get("{ a }").expect("cached")), "a");
+        assert_eq!(root_field(&cache.get("{ b }").expect("cached")), "b");
+        assert!(cache.get("{ c }").is_none(), "an unseen text is never answered");
+        // Every entry answers its own text with its own document.
+        for query in queries {
+            let cached = cache.get(query).expect("cached");
+            assert_eq!(format!("{cached:?}"), format!("{:?}", parse(query)), "{query}");
+        }
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let cache = DocumentCache::new(4);
+        for i in 0..100 {
+            let query = format!("{{ f{i} }}");
+            cache.insert(&query, &parse(&query));
+            assert!(cache.len() <= 4);
+        }
+        // Whatever survived still answers its own text.
+        for i in 0..100 {
+            let query = format!("{{ f{i} }}");
+            if let Some(document) = cache.get(&query) {
+                assert_eq!(root_field(&document), format!("f{i}"));
+            }
+        }
+        let long = format!("{{ a{} }}", " ".repeat(MAX_CACHED_QUERY_BYTES));
+        let before = cache.len();
+        cache.insert(&long, &parse(&long));
+        assert!(cache.get(&long).is_none(), "long texts are not kept");
+        assert_eq!(cache.len(), before);
+    }
+
+    #[test]
+    fn a_zero_capacity_cache_keeps_nothing() {
+        let cache = DocumentCache::new(0);
+        cache.insert("{ a }", &parse("{ a }"));
+        assert!(cache.get("{ a }").is_none());
+        assert!(cache.is_empty());
+    }
+}

@@ -110,6 +110,11 @@ def main(src):
         samples = " → ".join(f"{b / MIB:.1f}" for b in s.get("rss_samples_bytes", [s["rss_before_bytes"], s["rss_after_bytes"]]))
         say(f"Soak: server RSS every tenth of the run {samples} MiB "
             f"({s['growth_percent']:+.1f} % over the second half).")
+    if r.get("export"):
+        e = r["export"]
+        say(f"Export (CSV, whole campaign, `/export`): {e['rows']:,} rows of {e['total_count']:,} "
+            f"({e['bytes'] / MIB:.1f} MiB) in {e['seconds']:.1f} s, {e['rows_per_second']:,.0f} rows/s; server RSS "
+            f"{e['rss_before_bytes'] / MIB:.1f} → peak {e['rss_peak_bytes'] / MIB:.1f} → {e['rss_after_bytes'] / MIB:.1f} MiB.")
     if server:
         say(f"Server at the end: RSS {server['rss_bytes'] / MIB:.1f} MiB, peak {server['peak_rss_bytes'] / MIB:.1f} MiB.")
 

@@ -215,16 +215,7 @@ impl<E: EntityTrait, O: OrderField<E>> ConnectionRequest<E, O> {
                 total_count: Some(0),
             });
         }
-        let query = self.keyset();
-        let (query_type, _) = super::connection_codes::query_types(query.scope.connection);
-        let backend = api.db.get_database_backend();
-        api.observer
-            .run(
-                query_type,
-                |page: &Page<E::Model>| page.rows.len() as u64,
-                || super::sql_shape(&page_statement(&query, &window, backend).statement, backend),
-                || fetch_page(&api.db, &query, &window),
-            )
+        observed_page(&api.db, &api.observer, &self.keyset(), &window)
             .await
             .map_err(Into::into)
     }
@@ -262,4 +253,28 @@ impl<E: EntityTrait, O: OrderField<E>> ConnectionRequest<E, O> {
             (model, cursor)
         }))
     }
+}
+
+/// One page of `query` through the observer (gate, metrics, slow-query log): the one way a
+/// connection page is fetched, by GraphQL and by `/export`.
+pub async fn observed_page<E>(
+    db: &sea_orm::DatabaseConnection,
+    observer: &crate::db::Observer,
+    query: &KeysetQuery<E>,
+    window: &crate::pagination::PageWindow,
+) -> crate::error::Result<Page<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult,
+{
+    let (query_type, _) = super::connection_codes::query_types(query.scope.connection);
+    let backend = db.get_database_backend();
+    observer
+        .run(
+            query_type,
+            |page: &Page<E::Model>| page.rows.len() as u64,
+            || super::sql_shape(&page_statement(query, window, backend).statement, backend),
+            || fetch_page(db, query, window),
+        )
+        .await
 }

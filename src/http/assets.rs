@@ -104,7 +104,6 @@ fn content_type(path: &str) -> &'static str {
         Some("json" | "map") => "application/json",
         Some("woff2") => "font/woff2",
         Some("txt" | "md") | None => "text/plain; charset=utf-8",
-        Some("LICENSE") => "text/plain; charset=utf-8",
         Some(_) => "application/octet-stream",
     }
 }

@@ -30,10 +30,10 @@ use crate::graphql::campaign_rows::{
     self, DnsValidationResultFilter, DnsValidationResultOrder, GeneratedDomainOrder, HttpKeywordResultFilter,
     HttpKeywordResultOrder,
 };
-use crate::graphql::connection::{ConnectionRequest, OrderField};
+use crate::graphql::connection::{ConnectionRequest, OrderField, observed_page};
 use crate::graphql::node::{GlobalId, NodeType};
 use crate::pagination::args::{From as PageFrom, PageWindow};
-use crate::pagination::keyset::{KeysetQuery, Page, fetch_page, page_statement};
+use crate::pagination::keyset::{KeysetQuery, Page};
 
 use super::AppState;
 use super::guard::error_response;
@@ -295,16 +295,7 @@ impl Exporter {
             after,
             before: None,
         };
-        let (query_type, _) = crate::graphql::connection_codes::query_types(query.scope.connection);
-        let backend = self.db.get_database_backend();
-        self.observer
-            .run(
-                query_type,
-                |page: &Page<E::Model>| page.rows.len() as u64,
-                || crate::graphql::sql_shape(&page_statement(query, &window, backend).statement, backend),
-                || fetch_page(&self.db, query, &window),
-            )
-            .await
+        observed_page(&self.db, &self.observer, query, &window).await
     }
 
     /// The body: the header line (CSV), then each page as one chunk. Pages after the first are

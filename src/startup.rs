@@ -13,7 +13,8 @@ use tokio::net::TcpListener;
 use crate::config::{DatabaseTarget, Settings};
 use crate::db::health::{BringUp, Health};
 use crate::error::{Error, Result};
-use crate::graphql::{Executor, Limits, build_schema};
+use crate::graphql::execute::ExecutorOptions;
+use crate::graphql::{ApiContext, Executor, Limits, build_schema};
 use crate::http::{AppState, router};
 
 /// A bound, connected, migrated server, ready to run.
@@ -96,20 +97,22 @@ impl Application {
             settings.db_acquire_timeout,
             health.clone(),
         );
+        let api = ApiContext::new(db.clone(), observer.clone(), monitor.clone(), settings.max_page_size);
         let schema = Executor::new(
             build_schema(
-                db.clone(),
-                observer.clone(),
-                monitor.clone(),
+                api.clone(),
                 Limits {
-                    max_page_size: settings.max_page_size,
                     query: settings.query_limits,
                     introspection: settings.introspection,
                 },
             ),
-            settings.query_limits,
-            settings.introspection,
-            settings.document_cache_size,
+            api,
+            ExecutorOptions {
+                limits: settings.query_limits,
+                introspection: settings.introspection,
+                document_cache_size: settings.document_cache_size,
+                compiled_pages: settings.compiled_pages,
+            },
         );
         if !settings.api_tokens.is_empty() {
             let names: Vec<&str> = settings.api_tokens.iter().map(|t| t.name()).collect();

@@ -181,6 +181,12 @@ pub struct Settings {
     /// 0 = no cache. `GRAPHQL_DOCUMENT_CACHE_SIZE`, JSON `graphql.documentCacheSize`.
     /// Default 256.
     pub document_cache_size: usize,
+    /// Answer the hot request shape — a campaign and pages of its rows, plain fields only —
+    /// with a plan compiled once per document instead of async-graphql's general executor
+    /// (same bytes out, several times less CPU; see `graphql::compiled`). Anything else, and
+    /// any error, goes to the general executor. `GRAPHQL_COMPILED_PAGES`, JSON
+    /// `graphql.compiledPages`. Default true.
+    pub compiled_pages: bool,
     /// Largest request body accepted, in bytes; more is refused with 413 before it is read in
     /// full. `MAX_REQUEST_BODY_BYTES`, JSON `server.maxRequestBodyBytes`. Default 1 MiB.
     pub max_request_body_bytes: usize,
@@ -361,6 +367,7 @@ impl Settings {
                 json.graphql.document_cache_size,
                 crate::graphql::execute::DEFAULT_DOCUMENT_CACHE_SIZE,
             )?,
+            compiled_pages: source.parse_bool("GRAPHQL_COMPILED_PAGES", json.graphql.compiled_pages, true)?,
             compression_min_bytes: source.parse("HTTP_COMPRESSION_MIN_BYTES", json.server.compression_min_bytes, 0)?,
             max_request_body_bytes: source.parse(
                 "MAX_REQUEST_BODY_BYTES",

@@ -542,7 +542,12 @@ async fn find_campaign(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<Campaign
     // A root lookup is one key: loaded at once (same statement, same query type) rather than
     // through the batching DataLoader, whose 1 ms batching delay was most of a page's latency
     // at one connection (BENCHMARKS.md, issue 8). Links between objects still batch.
+    Ok(load_campaign(ApiContext::get(ctx)?, id).await?.map(Campaign))
+}
+
+/// The campaign `id`, loaded at once (see `find_campaign`).
+pub async fn load_campaign(api: &ApiContext, id: Uuid) -> ApiResult<Option<campaign::Model>> {
     let key = CampaignKey(id);
-    let mut found = ApiContext::get(ctx)?.loader.loader().load(&[key]).await?;
-    Ok(found.remove(&key).map(Campaign))
+    let mut found = api.loader.loader().load(&[key]).await?;
+    Ok(found.remove(&key))
 }

@@ -205,7 +205,14 @@ impl<E: EntityTrait, O: OrderField<E>> ConnectionRequest<E, O> {
     where
         E::Model: FromQueryResult,
     {
-        let api = ApiContext::get(ctx)?;
+        self.fetch_in(ApiContext::get(ctx)?, args).await.map_err(Into::into)
+    }
+
+    /// [`ConnectionRequest::fetch`] outside a resolver (compiled page plans).
+    pub async fn fetch_in(self, api: &ApiContext, args: PageArgs) -> crate::error::Result<Page<E::Model>>
+    where
+        E::Model: FromQueryResult,
+    {
         let window = args.validate(api.max_page_size, &self.scope(), self.order.kind())?;
         if !self.applicable {
             return Ok(Page {
@@ -215,9 +222,7 @@ impl<E: EntityTrait, O: OrderField<E>> ConnectionRequest<E, O> {
                 total_count: Some(0),
             });
         }
-        observed_page(&api.db, &api.observer, &self.keyset(), &window)
-            .await
-            .map_err(Into::into)
+        observed_page(&api.db, &api.observer, &self.keyset(), &window).await
     }
 
     /// The row of the connection matching `lookup` (one index lookup), with its cursor for

@@ -9,6 +9,7 @@
 //! did happens before parsing, at parsing or on the finished response, so it is done here
 //! instead, once per request.
 
+use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -16,9 +17,11 @@ use async_graphql::parser::parse_query;
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError};
 
-use super::AppSchema;
+use super::compiled::{Plan, compile};
 use super::errors::{code_parse_error, code_response};
 use super::limits::{QueryLimits, check_document, check_text};
+use super::{ApiContext, AppSchema};
+use crate::auth::{Principal, Scope};
 
 /// Documents the cache keeps by default (`GRAPHQL_DOCUMENT_CACHE_SIZE`).
 pub const DEFAULT_DOCUMENT_CACHE_SIZE: usize = 256;
@@ -27,23 +30,43 @@ pub const DEFAULT_DOCUMENT_CACHE_SIZE: usize = 256;
 /// the bound keeps the cache's memory small (at most `capacity` × this, plus the documents).
 pub const MAX_CACHED_QUERY_BYTES: usize = 4096;
 
+/// How the executor is set up (from [`crate::config::Settings`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ExecutorOptions {
+    pub limits: QueryLimits,
+    /// Whether `__schema` and `__type` are answered.
+    pub introspection: bool,
+    /// Parsed documents kept (0 = no cache, and so no compiled plans either).
+    pub document_cache_size: usize,
+    /// Whether compiled page plans answer the requests they cover (`GRAPHQL_COMPILED_PAGES`).
+    pub compiled_pages: bool,
+}
+
 /// The schema with what runs around it; cheap to clone (the handlers' `AppState` holds one).
 #[derive(Clone)]
 pub struct Executor {
     schema: AppSchema,
-    limits: QueryLimits,
-    introspection: bool,
+    api: Arc<ApiContext>,
+    options: ExecutorOptions,
     documents: Arc<DocumentCache>,
 }
 
+/// An answer to a GraphQL request over HTTP: written by a compiled plan, or async-graphql's.
+pub enum Answer {
+    /// The JSON body, already written.
+    Json(String),
+    /// A response to serialize.
+    Response(BatchResponse),
+}
+
 impl Executor {
-    /// `document_cache_size` parsed documents are kept (0 = no cache).
-    pub fn new(schema: AppSchema, limits: QueryLimits, introspection: bool, document_cache_size: usize) -> Self {
+    /// An executor of `schema`, whose compiled plans share the resolvers' context `api`.
+    pub fn new(schema: AppSchema, api: Arc<ApiContext>, options: ExecutorOptions) -> Self {
         Self {
             schema,
-            limits,
-            introspection,
-            documents: Arc::new(DocumentCache::new(document_cache_size)),
+            api,
+            options,
+            documents: Arc::new(DocumentCache::new(options.document_cache_size)),
         }
     }
 
@@ -57,6 +80,42 @@ impl Executor {
         &self.documents
     }
 
+    /// Answers an HTTP request: a single request its document's compiled plan covers is
+    /// answered by the plan; everything else (and any plan that declines) by
+    /// [`Executor::execute_batch`].
+    pub async fn answer(&self, batch: BatchRequest) -> Answer {
+        if let BatchRequest::Single(request) = &batch
+            && let Some(json) = self.run_compiled(request).await
+        {
+            self.api.observer.metrics().requests().compiled();
+            return Answer::Json(json);
+        }
+        Answer::Response(self.execute_batch(batch).await)
+    }
+
+    /// The compiled plan's answer to `request`, when its document is cached with a plan and
+    /// the plan runs to the end. A cached document has passed the text and document limits
+    /// (they are fixed for the executor's life), so they are not checked again.
+    async fn run_compiled(&self, request: &Request) -> Option<String> {
+        if !self.options.compiled_pages {
+            return None;
+        }
+        let cached = self.documents.entry(&request.query)?;
+        let plan = cached.plan.as_ref()?;
+        let principal = request
+            .data
+            .get(&TypeId::of::<Principal>())
+            .and_then(|data| data.downcast_ref::<Principal>())?;
+        principal.require(Scope::Read).ok()?;
+        plan.run(
+            &self.api,
+            &self.options.limits,
+            request.operation_name.as_deref(),
+            &request.variables,
+        )
+        .await
+    }
+
     /// Executes one request: limits, (cached) parse, then async-graphql's own checks
     /// (recursion depth, directives, validation with its complexity and depth limits) and
     /// execution; every error in the answer carries `extensions.code`.
@@ -64,7 +123,7 @@ impl Executor {
         if let Err(err) = self.prepare(&mut request) {
             return Response::from_errors(vec![err]);
         }
-        code_response(self.schema.execute(request).await, &self.limits)
+        code_response(self.schema.execute(request).await, &self.options.limits)
     }
 
     /// Executes a batch, each request as [`Executor::execute`] does.
@@ -83,20 +142,27 @@ impl Executor {
 
     /// Checks the query text and its document against the limits — for every request, cached
     /// document or not — and hands the parsed document to the request, so async-graphql does
-    /// not parse it again. Errors come coded.
+    /// not parse it again. A document seen for the first time is compiled too, when it can
+    /// be. Errors come coded.
     pub fn prepare(&self, request: &mut Request) -> Result<(), ServerError> {
-        check_text(&request.query, &self.limits)?;
+        let limits = &self.options.limits;
+        check_text(&request.query, limits)?;
         let document = match self.documents.get(&request.query) {
             Some(document) => document,
             None => {
-                let document = parse_query(&request.query).map_err(|err| code_parse_error(err.into(), &self.limits))?;
-                check_document(&document, &self.limits, self.introspection)?;
-                self.documents.insert(&request.query, &document);
+                let document = parse_query(&request.query).map_err(|err| code_parse_error(err.into(), limits))?;
+                check_document(&document, limits, self.options.introspection)?;
+                let plan = self
+                    .options
+                    .compiled_pages
+                    .then(|| compile(&document, limits))
+                    .flatten();
+                self.documents.insert(&request.query, &document, plan);
                 request.set_parsed_query(document);
                 return Ok(());
             }
         };
-        check_document(&document, &self.limits, self.introspection)?;
+        check_document(&document, limits, self.options.introspection)?;
         request.set_parsed_query(document);
         Ok(())
     }
@@ -118,7 +184,7 @@ impl async_graphql::Executor for Executor {
         if let Err(err) = self.prepare(&mut request) {
             return futures::stream::once(async move { Response::from_errors(vec![err]) }).boxed();
         }
-        let limits = self.limits;
+        let limits = self.options.limits;
         let stream = match session_data {
             Some(data) => self.schema.execute_stream_with_session_data(request, data),
             None => self.schema.execute_stream(request),
@@ -134,7 +200,13 @@ impl async_graphql::Executor for Executor {
 /// the parses it would have cost anyway.
 pub struct DocumentCache {
     capacity: usize,
-    entries: Mutex<HashMap<Arc<str>, Arc<ExecutableDocument>>>,
+    entries: Mutex<HashMap<Arc<str>, Arc<Cached>>>,
+}
+
+/// A cached document and its compiled plan, when it has one.
+pub struct Cached {
+    pub document: ExecutableDocument,
+    pub plan: Option<Plan>,
 }
 
 impl DocumentCache {
@@ -146,21 +218,24 @@ impl DocumentCache {
         }
     }
 
-    /// A copy of the document of `query`, when cached.
-    pub fn get(&self, query: &str) -> Option<ExecutableDocument> {
+    /// The entry of `query`, when cached.
+    pub fn entry(&self, query: &str) -> Option<Arc<Cached>> {
         if self.capacity == 0 {
             return None;
         }
-        let entry = {
-            let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            entries.get(query).cloned()
-        };
-        // The copy is made outside the lock; execution consumes (and edits) its own copy.
-        entry.map(|document| ExecutableDocument::clone(&document))
+        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries.get(query).cloned()
     }
 
-    /// Keeps the document of `query` (texts over [`MAX_CACHED_QUERY_BYTES`] are not kept).
-    pub fn insert(&self, query: &str, document: &ExecutableDocument) {
+    /// A copy of the document of `query`, when cached.
+    pub fn get(&self, query: &str) -> Option<ExecutableDocument> {
+        // The copy is made outside the lock; execution consumes (and edits) its own copy.
+        self.entry(query).map(|cached| cached.document.clone())
+    }
+
+    /// Keeps the document of `query` and its plan (texts over [`MAX_CACHED_QUERY_BYTES`] are
+    /// not kept).
+    pub fn insert(&self, query: &str, document: &ExecutableDocument, plan: Option<Plan>) {
         if self.capacity == 0 || query.len() > MAX_CACHED_QUERY_BYTES {
             return;
         }
@@ -171,7 +246,13 @@ impl DocumentCache {
         {
             entries.remove(&victim);
         }
-        entries.insert(Arc::from(query), Arc::new(document.clone()));
+        entries.insert(
+            Arc::from(query),
+            Arc::new(Cached {
+                document: document.clone(),
+                plan,
+            }),
+        );
     }
 
     /// Documents held now.
@@ -213,7 +294,7 @@ mod tests {
         let cache = DocumentCache::new(8);
         let queries = ["{ a }", "{ b }", "{ a } ", "{a}", "query { a }"];
         for query in queries {
-            cache.insert(query, &parse(query));
+            cache.insert(query, &parse(query), None);
         }
         assert_eq!(cache.len(), queries.len());
         assert_eq!(root_field(&cache.get("{ a }").expect("cached")), "a");
@@ -231,7 +312,7 @@ mod tests {
         let cache = DocumentCache::new(4);
         for i in 0..100 {
             let query = format!("{{ f{i} }}");
-            cache.insert(&query, &parse(&query));
+            cache.insert(&query, &parse(&query), None);
             assert!(cache.len() <= 4);
         }
         // Whatever survived still answers its own text.
@@ -243,7 +324,7 @@ mod tests {
         }
         let long = format!("{{ a{} }}", " ".repeat(MAX_CACHED_QUERY_BYTES));
         let before = cache.len();
-        cache.insert(&long, &parse(&long));
+        cache.insert(&long, &parse(&long), None);
         assert!(cache.get(&long).is_none(), "long texts are not kept");
         assert_eq!(cache.len(), before);
     }
@@ -251,7 +332,7 @@ mod tests {
     #[test]
     fn a_zero_capacity_cache_keeps_nothing() {
         let cache = DocumentCache::new(0);
-        cache.insert("{ a }", &parse("{ a }"));
+        cache.insert("{ a }", &parse("{ a }"), None);
         assert!(cache.get("{ a }").is_none());
         assert!(cache.is_empty());
     }

@@ -253,6 +253,9 @@ pub struct RequestMetrics {
     pub errors: u64,
     /// Requests received and not answered yet (this one included).
     pub in_flight: u64,
+    /// GraphQL requests answered by a compiled page plan rather than the general executor
+    /// (`GRAPHQL_COMPILED_PAGES`): pages of a campaign's rows with plain fields.
+    pub compiled: u64,
 }
 
 /// One entry of the slow-query log (queries slower than PERFORMANCE_LOG_THRESHOLD_MS).
@@ -432,6 +435,7 @@ impl MetricsReport {
             total: r.total,
             errors: r.errors,
             in_flight: r.in_flight,
+            compiled: r.compiled,
         }
     }
 

@@ -4,6 +4,7 @@
 mod access;
 pub mod campaign;
 pub mod campaign_rows;
+pub mod compiled;
 pub mod connection;
 mod errors;
 pub mod execute;
@@ -14,6 +15,8 @@ pub mod metrics_history;
 pub mod node;
 pub mod results;
 pub mod subscription;
+
+use std::sync::Arc;
 
 use async_graphql::{Context, EmptyMutation, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
@@ -89,8 +92,6 @@ pub type AppSchema = Schema<QueryRoot, EmptyMutation, subscription::Subscription
 /// Limits the schema enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Largest `first`/`last` a connection accepts.
-    pub max_page_size: u32,
     /// Depth, complexity, aliases, root fields and query length of one request.
     pub query: QueryLimits,
     /// Whether `__schema` and `__type` are answered.
@@ -110,30 +111,35 @@ pub struct ApiContext {
 }
 
 impl ApiContext {
-    /// The context of the running schema.
-    pub fn get<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a ApiContext> {
-        ctx.data::<ApiContext>()
-            .map_err(|_| Error::Internal("schema built without ApiContext".to_owned()).into())
-    }
-}
-
-/// Builds the schema around an open database connection and the observer its calls go
-/// through.
-pub fn build_schema(
-    db: DatabaseConnection,
-    observer: crate::db::Observer,
-    monitor: metrics::MonitorContext,
-    limits: Limits,
-) -> AppSchema {
-    let query = limits.query;
-    let builder = Schema::build(QueryRoot::default(), EmptyMutation, subscription::SubscriptionRoot)
-        .data(ApiContext {
+    /// The context resolvers share (the schema's data, and the compiled page plans').
+    pub fn new(
+        db: DatabaseConnection,
+        observer: crate::db::Observer,
+        monitor: metrics::MonitorContext,
+        max_page_size: u32,
+    ) -> Arc<Self> {
+        Arc::new(ApiContext {
             loader: loader::DbLoader::new_loader(db.clone(), observer.clone()),
             observer,
             monitor,
             db,
-            max_page_size: limits.max_page_size,
+            max_page_size,
         })
+    }
+
+    /// The context of the running schema.
+    pub fn get<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a ApiContext> {
+        ctx.data::<Arc<ApiContext>>()
+            .map(|api| api.as_ref())
+            .map_err(|_| Error::Internal("schema built without ApiContext".to_owned()).into())
+    }
+}
+
+/// Builds the schema around the resolvers' context (database, observer, loaders).
+pub fn build_schema(api: Arc<ApiContext>, limits: Limits) -> AppSchema {
+    let query = limits.query;
+    let builder = Schema::build(QueryRoot::default(), EmptyMutation, subscription::SubscriptionRoot)
+        .data(api)
         .limit_depth(query.max_depth)
         .limit_recursive_depth(query.max_nesting())
         .limit_complexity(query.max_complexity)

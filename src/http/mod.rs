@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{DefaultBodyLimit, Extension, RawQuery, State};
-use axum::http::{HeaderMap, HeaderName, Request, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -165,7 +165,19 @@ async fn graphql_post(
         Some(Extension(principal)) => request.data(principal),
         None => request,
     };
-    Json(state.schema.execute_batch(request).await).into_response()
+    answer_response(state.schema.answer(request).await)
+}
+
+/// The HTTP response of a GraphQL answer (`application/json`, as `Json` writes it).
+fn answer_response(answer: crate::graphql::execute::Answer) -> Response {
+    match answer {
+        crate::graphql::execute::Answer::Json(body) => (
+            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            body,
+        )
+            .into_response(),
+        crate::graphql::execute::Answer::Response(response) => Json(response).into_response(),
+    }
 }
 
 async fn graphql_get(
@@ -191,7 +203,7 @@ async fn graphql_get(
                 Some(Extension(principal)) => request.data(principal),
                 None => request,
             };
-            Json(state.schema.execute(request).await).into_response()
+            answer_response(state.schema.answer(async_graphql::BatchRequest::Single(request)).await)
         }
         Err(err) => error_response(Error::BadUserInput(format!(
             "GET /graphql expects ?query=…[&variables=…&operationName=…]: {err}"

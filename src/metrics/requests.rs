@@ -1,4 +1,5 @@
-//! HTTP requests served: a total, the ones answered with an error status, and those in flight.
+//! HTTP requests served: a total, the ones answered with an error status, those in flight, and
+//! the GraphQL requests a compiled page plan answered.
 //! Three relaxed atomics per request; readers derive throughput from successive snapshots.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +10,7 @@ pub struct RequestStats {
     started: AtomicU64,
     finished: AtomicU64,
     errors: AtomicU64,
+    compiled: AtomicU64,
 }
 
 /// The counters at one moment.
@@ -20,6 +22,8 @@ pub struct RequestSnapshot {
     pub errors: u64,
     /// Requests received and not yet answered.
     pub in_flight: u64,
+    /// GraphQL requests answered by a compiled page plan (`graphql::compiled`).
+    pub compiled: u64,
 }
 
 impl RequestStats {
@@ -36,6 +40,11 @@ impl RequestStats {
         self.finished.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A GraphQL request was answered by a compiled page plan.
+    pub fn compiled(&self) {
+        self.compiled.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The counters now. `finished` is read first, so `in_flight` never underflows.
     pub fn snapshot(&self) -> RequestSnapshot {
         let total = self.finished.load(Ordering::Relaxed);
@@ -45,6 +54,7 @@ impl RequestStats {
             total,
             errors,
             in_flight: started.saturating_sub(total),
+            compiled: self.compiled.load(Ordering::Relaxed),
         }
     }
 }
@@ -61,12 +71,14 @@ mod tests {
         stats.start();
         stats.finish(200);
         stats.finish(429);
+        stats.compiled();
         assert_eq!(
             stats.snapshot(),
             RequestSnapshot {
                 total: 2,
                 errors: 1,
-                in_flight: 1
+                in_flight: 1,
+                compiled: 1,
             }
         );
     }

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod browser;
+mod compiled;
 mod config;
 mod counts;
 mod explain;

@@ -534,6 +534,7 @@ pub fn campaigns(
         condition: filter.condition(),
         id_column: Column::Id,
         total: with_total.then(|| totals::campaigns(filter.campaign_type, filter.status)),
+        guard: None,
         applicable: true,
     }
 }

@@ -7,6 +7,8 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveEnum, ColumnTrait, Condition};
 
 use crate::db::totals;
+use uuid::Uuid;
+
 use crate::entity::{
     BusinessStatus, CampaignType, ValidationStatus, campaign, dns_validation_result, generated_domain,
     http_keyword_result,
@@ -16,6 +18,35 @@ use crate::pagination::{Direction, Position, RowId, SortKind, SortValue};
 
 use super::connection::{ConnectionRequest, OrderField};
 use super::connection_codes;
+
+/// The campaign a connection hangs off: all a connection needs of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Parent {
+    pub id: Uuid,
+    pub campaign_type: CampaignType,
+}
+
+impl From<&campaign::Model> for Parent {
+    fn from(campaign: &campaign::Model) -> Self {
+        Self {
+            id: campaign.id,
+            campaign_type: campaign.campaign_type,
+        }
+    }
+}
+
+/// `(SELECT campaign_type FROM campaigns WHERE id = …)`: a page statement carrying it as its
+/// guard tells in the same statement whether the campaign exists and what it is (compiled
+/// page plans use it instead of loading the campaign first).
+pub fn campaign_type_guard(id: Uuid) -> Expr {
+    use sea_orm::sea_query::Query;
+    let mut select = Query::select();
+    select
+        .column(campaign::Column::CampaignType)
+        .from(campaign::Entity)
+        .and_where(campaign::Column::Id.eq(id));
+    Expr::SubQuery(None, Box::new(select.into()))
+}
 
 fn filter_part<T: ActiveEnum<Value = String>>(value: Option<T>) -> String {
     value.map_or_else(|| "*".to_owned(), |v| v.to_value())
@@ -83,10 +114,11 @@ impl OrderField<generated_domain::Entity> for GeneratedDomainOrderField {
 
 /// The generated domains of `campaign` (empty unless it is a domain-generation campaign).
 pub fn generated_domains(
-    campaign: &campaign::Model,
+    campaign: impl Into<Parent>,
     order: GeneratedDomainOrder,
     with_total: bool,
 ) -> ConnectionRequest<generated_domain::Entity, GeneratedDomainOrderField> {
+    let campaign: Parent = campaign.into();
     ConnectionRequest {
         connection: connection_codes::GENERATED_DOMAINS,
         parent: campaign.id,
@@ -96,6 +128,7 @@ pub fn generated_domains(
         condition: Condition::all().add(generated_domain::Column::DomainGenerationCampaignId.eq(campaign.id)),
         id_column: generated_domain::Column::Id,
         total: with_total.then(|| totals::generated_domains(campaign.id)),
+        guard: None,
         applicable: campaign.campaign_type == CampaignType::DomainGeneration,
     }
 }
@@ -186,11 +219,12 @@ const BUSINESS_STATUS_KEY: &str = "COALESCE(business_status, '')";
 
 /// The DNS results of `campaign` (empty unless it is a DNS-validation campaign).
 pub fn dns_validation_results(
-    campaign: &campaign::Model,
+    campaign: impl Into<Parent>,
     order: DnsValidationResultOrder,
     filter: &DnsValidationResultFilter,
     with_total: bool,
 ) -> ConnectionRequest<dns_validation_result::Entity, DnsValidationResultOrderField> {
+    let campaign: Parent = campaign.into();
     use dns_validation_result::Column;
     let business = filter.business();
     let condition = Condition::all()
@@ -210,6 +244,7 @@ pub fn dns_validation_results(
         condition,
         id_column: Column::Id,
         total: with_total.then(|| totals::dns_results(campaign.id, filter.validation_status, business)),
+        guard: None,
         applicable: campaign.campaign_type == CampaignType::DnsValidation,
     }
 }
@@ -274,11 +309,12 @@ pub struct HttpKeywordResultFilter {
 
 /// The HTTP results of `campaign` (empty unless it is an HTTP-keyword campaign).
 pub fn http_keyword_results(
-    campaign: &campaign::Model,
+    campaign: impl Into<Parent>,
     order: HttpKeywordResultOrder,
     filter: HttpKeywordResultFilter,
     with_total: bool,
 ) -> ConnectionRequest<http_keyword_result::Entity, HttpKeywordResultOrderField> {
+    let campaign: Parent = campaign.into();
     use http_keyword_result::Column;
     ConnectionRequest {
         connection: connection_codes::HTTP_KEYWORD_RESULTS,
@@ -291,6 +327,7 @@ pub fn http_keyword_results(
             .add_option(filter.validation_status.map(|v| Column::ValidationStatus.eq(v))),
         id_column: Column::Id,
         total: with_total.then(|| totals::http_results(campaign.id, filter.validation_status)),
+        guard: None,
         applicable: campaign.campaign_type == CampaignType::HttpKeywordValidation,
     }
 }

@@ -30,12 +30,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::FromQueryResult;
 use uuid::Uuid;
 
-use crate::entity::{Timestamp, campaign, dns_validation_result, generated_domain, http_keyword_result};
-use crate::pagination::{Page, PageArgs};
+use crate::entity::{CampaignType, Timestamp, campaign, dns_validation_result, generated_domain, http_keyword_result};
+use crate::pagination::{Cursor, Page, PageArgs};
 
 use super::ApiContext;
 use super::campaign_rows::{
-    self, DnsValidationResultFilter, DnsValidationResultOrder, GeneratedDomainOrder, HttpKeywordResultFilter,
+    self, DnsValidationResultFilter, Parent, DnsValidationResultOrder, GeneratedDomainOrder, HttpKeywordResultFilter,
     HttpKeywordResultOrder,
 };
 use super::limits::{QueryLimits, connection_cost};
@@ -606,9 +606,29 @@ impl Out {
     }
 
     fn str(&mut self, text: &str) {
-        // serde_json's escaping, as the general executor's serialization uses.
-        let escaped = serde_json::to_string(text).unwrap_or_default();
-        self.0.push_str(&escaped);
+        // Most texts (names, ids) need no escaping: copied as they are. Otherwise serde_json's
+        // escaping, as the general executor's serialization uses (it escapes exactly these).
+        if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            self.0.push('"');
+            self.0.push_str(text);
+            self.0.push('"');
+        } else {
+            self.0.push_str(&serde_json::to_string(text).unwrap_or_default());
+        }
+    }
+
+    /// A global id, encoded straight into the response.
+    fn global_id(&mut self, id: GlobalId) {
+        self.0.push('"');
+        id.encode_into(&mut self.0);
+        self.0.push('"');
+    }
+
+    /// A cursor, encoded straight into the response.
+    fn cursor(&mut self, cursor: &Cursor) {
+        self.0.push('"');
+        cursor.encode_into(&mut self.0);
+        self.0.push('"');
     }
 
     fn opt_str(&mut self, text: Option<&str>) {
@@ -876,20 +896,6 @@ impl<M: RowNode> ConnectionPlan<M> {
     fn write(&self, fetched: &Fetched<M>, out: &mut Out) {
         let page = &fetched.page;
         let (connection_type, edge_type, node_type) = M::TYPENAMES;
-        // Cursors are encoded only when selected.
-        let wants_cursors = self.items.iter().any(|item| match item {
-            ConnectionItem::Edges(_, edge) => edge.iter().any(|e| matches!(e, EdgeItem::Cursor(_))),
-            _ => false,
-        });
-        let cursors: Vec<String> = if wants_cursors {
-            page.rows.iter().map(|(_, cursor)| cursor.encode()).collect()
-        } else {
-            Vec::new()
-        };
-        let cursor_at = |index: usize| -> Option<String> {
-            let cursor = page.rows.get(index).map(|(_, cursor)| cursor)?;
-            Some(cursors.get(index).cloned().unwrap_or_else(|| cursor.encode()))
-        };
         out.raw("{");
         for (i, item) in self.items.iter().enumerate() {
             if i > 0 {
@@ -919,10 +925,14 @@ impl<M: RowNode> ConnectionPlan<M> {
                             PageInfoField::Typename => out.str("PageInfo"),
                             PageInfoField::HasNextPage => out.bool(page.has_next_page),
                             PageInfoField::HasPreviousPage => out.bool(page.has_previous_page),
-                            PageInfoField::StartCursor => out.opt_str(cursor_at(0).as_deref()),
-                            PageInfoField::EndCursor => {
-                                out.opt_str(page.rows.len().checked_sub(1).and_then(cursor_at).as_deref())
-                            }
+                            PageInfoField::StartCursor => match page.rows.first() {
+                                Some((_, cursor)) => out.cursor(cursor),
+                                None => out.raw("null"),
+                            },
+                            PageInfoField::EndCursor => match page.rows.last() {
+                                Some((_, cursor)) => out.cursor(cursor),
+                                None => out.raw("null"),
+                            },
                         }
                     }
                     out.raw("}");
@@ -930,7 +940,7 @@ impl<M: RowNode> ConnectionPlan<M> {
                 ConnectionItem::Edges(key, edge) => {
                     out.raw(key);
                     out.raw("[");
-                    for (row, (model, _)) in page.rows.iter().enumerate() {
+                    for (row, (model, cursor)) in page.rows.iter().enumerate() {
                         if row > 0 {
                             out.raw(",");
                         }
@@ -946,7 +956,7 @@ impl<M: RowNode> ConnectionPlan<M> {
                                 }
                                 EdgeItem::Cursor(key) => {
                                     out.raw(key);
-                                    out.str(&cursors[row]);
+                                    out.cursor(cursor);
                                 }
                                 EdgeItem::Node(key, fields) => {
                                     out.raw(key);
@@ -998,7 +1008,7 @@ fn write_node<M: RowNode>(model: &M, fields: &[NodeItem<M::Field>], typename: &s
 fn write_campaign_field(campaign: &campaign::Model, field: CampaignField, out: &mut Out) {
     match field {
         CampaignField::Typename => out.str("Campaign"),
-        CampaignField::Id => out.str(&GlobalId::campaign(campaign.id).encode()),
+        CampaignField::Id => out.global_id(GlobalId::campaign(campaign.id)),
         CampaignField::DatabaseId => out.uuid(campaign.id),
         CampaignField::Name => out.str(&campaign.name),
         CampaignField::CampaignType => out.enumeration(&campaign.campaign_type),
@@ -1033,6 +1043,78 @@ enum FetchedItem {
     Dns(Fetched<dns_validation_result::Model>),
     Http(Fetched<http_keyword_result::Model>),
     None,
+}
+
+impl FetchedItem {
+    /// The page's guard (the campaign's type), when the page was fetched with one.
+    fn guard(&self) -> Option<&str> {
+        match self {
+            FetchedItem::Generated(fetched) => fetched.page.guard.as_deref(),
+            FetchedItem::Dns(fetched) => fetched.page.guard.as_deref(),
+            FetchedItem::Http(fetched) => fetched.page.guard.as_deref(),
+            FetchedItem::None => None,
+        }
+    }
+}
+
+impl CampaignItem {
+    /// The campaign type whose rows a connection item holds.
+    fn campaign_type(&self) -> Option<CampaignType> {
+        match self {
+            CampaignItem::Field(..) => None,
+            CampaignItem::GeneratedDomains(..) => Some(CampaignType::DomainGeneration),
+            CampaignItem::DnsValidationResults(..) => Some(CampaignType::DnsValidation),
+            CampaignItem::HttpKeywordResults(..) => Some(CampaignType::HttpKeywordValidation),
+        }
+    }
+}
+
+/// Fetches the page of one connection item of `parent`; with `guarded`, the statement also
+/// reads the campaign's type ([`campaign_rows::campaign_type_guard`]).
+async fn fetch(
+    api: &ApiContext,
+    item: &CampaignItem,
+    parent: Parent,
+    guarded: bool,
+    variables: &Variables,
+) -> Option<FetchedItem> {
+    let guard = || guarded.then(|| campaign_rows::campaign_type_guard(parent.id));
+    Some(match item {
+        CampaignItem::Field(..) => FetchedItem::None,
+        CampaignItem::GeneratedDomains(_, plan) => {
+            let order = plan.order_by.parse::<Option<GeneratedDomainOrder>>(variables)?;
+            let mut request = campaign_rows::generated_domains(parent, order.unwrap_or_default(), plan.wants_total());
+            request.guard = guard();
+            let page = request.fetch_in(api, plan.page_args(variables)?).await.ok()?;
+            FetchedItem::Generated(Fetched { page })
+        }
+        CampaignItem::DnsValidationResults(_, plan) => {
+            let order = plan.order_by.parse::<Option<DnsValidationResultOrder>>(variables)?;
+            let filter = plan.filter.parse::<Option<DnsValidationResultFilter>>(variables)?;
+            let mut request = campaign_rows::dns_validation_results(
+                parent,
+                order.unwrap_or_default(),
+                &filter.unwrap_or_default(),
+                plan.wants_total(),
+            );
+            request.guard = guard();
+            let page = request.fetch_in(api, plan.page_args(variables)?).await.ok()?;
+            FetchedItem::Dns(Fetched { page })
+        }
+        CampaignItem::HttpKeywordResults(_, plan) => {
+            let order = plan.order_by.parse::<Option<HttpKeywordResultOrder>>(variables)?;
+            let filter = plan.filter.parse::<Option<HttpKeywordResultFilter>>(variables)?;
+            let mut request = campaign_rows::http_keyword_results(
+                parent,
+                order.unwrap_or_default(),
+                filter.unwrap_or_default(),
+                plan.wants_total(),
+            );
+            request.guard = guard();
+            let page = request.fetch_in(api, plan.page_args(variables)?).await.ok()?;
+            FetchedItem::Http(Fetched { page })
+        }
+    })
 }
 
 impl Plan {
@@ -1081,47 +1163,47 @@ impl Plan {
         let mut out = Out(String::with_capacity(16 * 1024));
         out.raw("{\"data\":{");
         out.raw(&self.key);
-        let Some(campaign) = super::campaign::load_campaign(api, campaign_id).await.ok()? else {
-            out.raw("null}}");
-            return Some(out.0);
+        // A plan selecting one connection and nothing else of the campaign needs only to know
+        // the campaign exists and has that connection's type: the page statement tells that
+        // itself (a guard column), saving a round trip. Otherwise the campaign is loaded first.
+        let (campaign, fetched) = match self.items.as_slice() {
+            [item] if !matches!(item, CampaignItem::Field(..)) => {
+                let expected = item.campaign_type()?;
+                let parent = Parent {
+                    id: campaign_id,
+                    campaign_type: expected,
+                };
+                let fetched = fetch(api, item, parent, true, variables).await?;
+                let found = match fetched.guard() {
+                    None => {
+                        out.raw("null}}");
+                        return Some(out.0);
+                    }
+                    Some(found) => <CampaignType as sea_orm::ActiveEnum>::try_from_value(&found.to_owned()).ok()?,
+                };
+                if found == expected {
+                    (None, vec![fetched])
+                } else {
+                    // A campaign of another type: its connection is empty (no SQL runs for it).
+                    let parent = Parent {
+                        id: campaign_id,
+                        campaign_type: found,
+                    };
+                    (None, vec![fetch(api, item, parent, false, variables).await?])
+                }
+            }
+            _ => {
+                let Some(campaign) = super::campaign::load_campaign(api, campaign_id).await.ok()? else {
+                    out.raw("null}}");
+                    return Some(out.0);
+                };
+                let mut fetched = Vec::with_capacity(self.items.len());
+                for item in &self.items {
+                    fetched.push(fetch(api, item, Parent::from(&campaign), false, variables).await?);
+                }
+                (Some(campaign), fetched)
+            }
         };
-        let mut fetched = Vec::with_capacity(self.items.len());
-        for item in &self.items {
-            fetched.push(match item {
-                CampaignItem::Field(..) => FetchedItem::None,
-                CampaignItem::GeneratedDomains(_, plan) => {
-                    let order = plan.order_by.parse::<Option<GeneratedDomainOrder>>(variables)?;
-                    let request =
-                        campaign_rows::generated_domains(&campaign, order.unwrap_or_default(), plan.wants_total());
-                    let page = request.fetch_in(api, plan.page_args(variables)?).await.ok()?;
-                    FetchedItem::Generated(Fetched { page })
-                }
-                CampaignItem::DnsValidationResults(_, plan) => {
-                    let order = plan.order_by.parse::<Option<DnsValidationResultOrder>>(variables)?;
-                    let filter = plan.filter.parse::<Option<DnsValidationResultFilter>>(variables)?;
-                    let request = campaign_rows::dns_validation_results(
-                        &campaign,
-                        order.unwrap_or_default(),
-                        &filter.unwrap_or_default(),
-                        plan.wants_total(),
-                    );
-                    let page = request.fetch_in(api, plan.page_args(variables)?).await.ok()?;
-                    FetchedItem::Dns(Fetched { page })
-                }
-                CampaignItem::HttpKeywordResults(_, plan) => {
-                    let order = plan.order_by.parse::<Option<HttpKeywordResultOrder>>(variables)?;
-                    let filter = plan.filter.parse::<Option<HttpKeywordResultFilter>>(variables)?;
-                    let request = campaign_rows::http_keyword_results(
-                        &campaign,
-                        order.unwrap_or_default(),
-                        filter.unwrap_or_default(),
-                        plan.wants_total(),
-                    );
-                    let page = request.fetch_in(api, plan.page_args(variables)?).await.ok()?;
-                    FetchedItem::Http(Fetched { page })
-                }
-            });
-        }
         out.raw("{");
         for (i, (item, fetched)) in self.items.iter().zip(&fetched).enumerate() {
             if i > 0 {
@@ -1130,7 +1212,7 @@ impl Plan {
             match (item, fetched) {
                 (CampaignItem::Field(key, field), _) => {
                     out.raw(key);
-                    write_campaign_field(&campaign, *field, &mut out);
+                    write_campaign_field(campaign.as_ref()?, *field, &mut out);
                 }
                 (CampaignItem::GeneratedDomains(key, plan), FetchedItem::Generated(page)) => {
                     out.raw(key);

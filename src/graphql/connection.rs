@@ -170,6 +170,8 @@ pub struct ConnectionRequest<E: EntityTrait, O> {
     pub id_column: E::Column,
     /// totalCount expression, when selected.
     pub total: Option<Expr>,
+    /// An extra scalar the page statement carries (see [`KeysetQuery::guard`]).
+    pub guard: Option<Expr>,
     /// False when the connection cannot hold rows (it does not match the campaign's type):
     /// the page is empty and no SQL runs. Arguments are still validated.
     pub applicable: bool,
@@ -197,6 +199,7 @@ impl<E: EntityTrait, O: OrderField<E>> ConnectionRequest<E, O> {
             position: self.order.position(),
             condition: self.condition,
             total: self.total,
+            guard: self.guard,
         }
     }
 
@@ -220,6 +223,7 @@ impl<E: EntityTrait, O: OrderField<E>> ConnectionRequest<E, O> {
                 has_previous_page: false,
                 has_next_page: false,
                 total_count: Some(0),
+                guard: None,
             });
         }
         observed_page(&api.db, &api.observer, &self.keyset(), &window).await

@@ -241,6 +241,7 @@ impl MetricsHistory {
             total: wants_total(ctx).then(|| count("query_performance_metrics", condition.clone())),
             condition,
             id_column: Column::Id,
+            guard: None,
             applicable: true,
         };
         let page = request
@@ -285,6 +286,7 @@ impl MetricsHistory {
             total: wants_total(ctx).then(|| count("connection_pool_metrics", condition.clone())),
             condition,
             id_column: Column::Id,
+            guard: None,
             applicable: true,
         };
         let page = request

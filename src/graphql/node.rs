@@ -70,18 +70,31 @@ impl GlobalId {
 
     /// The opaque text handed to clients.
     pub fn encode(&self) -> String {
+        let mut encoded = String::with_capacity(128);
+        self.encode_into(&mut encoded);
+        encoded
+    }
+
+    /// Appends [`GlobalId::encode`]'s text to `out` (URL-safe base64: never needs JSON escaping).
+    pub fn encode_into(&self, out: &mut String) {
         // Written piece by piece rather than with `format!`: every node of every page has one.
-        let mut text = Vec::with_capacity(96);
+        let mut text = [0u8; 128];
+        let mut len = 0;
+        let mut put = |bytes: &[u8]| {
+            text[len..len + bytes.len()].copy_from_slice(bytes);
+            len += bytes.len();
+        };
         let mut uuid = Uuid::encode_buffer();
-        text.extend_from_slice(b"v1:");
-        text.extend_from_slice(self.node_type.name().as_bytes());
-        text.push(b':');
+        // At most 3 + the longest type name (19) + 1 + 36 + 1 + 36 = 96 bytes.
+        put(b"v1:");
+        put(self.node_type.name().as_bytes());
+        put(b":");
         if self.node_type != NodeType::Campaign {
-            text.extend_from_slice(self.campaign.hyphenated().encode_lower(&mut uuid).as_bytes());
-            text.push(b':');
+            put(self.campaign.hyphenated().encode_lower(&mut uuid).as_bytes());
+            put(b":");
         }
-        text.extend_from_slice(self.id.hyphenated().encode_lower(&mut uuid).as_bytes());
-        URL_SAFE_NO_PAD.encode(text)
+        put(self.id.hyphenated().encode_lower(&mut uuid).as_bytes());
+        URL_SAFE_NO_PAD.encode_string(&text[..len], out);
     }
 
     /// Decodes a global id; anything malformed is BAD_USER_INPUT.

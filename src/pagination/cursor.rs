@@ -119,6 +119,13 @@ fn checksum(bytes: &[u8]) -> u32 {
 impl Cursor {
     /// The opaque text handed to clients.
     pub fn encode(&self) -> String {
+        let mut text = String::with_capacity(88);
+        self.encode_into(&mut text);
+        text
+    }
+
+    /// Appends [`Cursor::encode`]'s text to `out` (URL-safe base64: never needs JSON escaping).
+    pub fn encode_into(&self, out: &mut String) {
         let mut buf = Vec::with_capacity(64);
         buf.push(VERSION);
         buf.push(self.scope.connection);
@@ -158,7 +165,7 @@ impl Cursor {
         }
         let sum = checksum(&buf);
         buf.extend_from_slice(&sum.to_le_bytes());
-        URL_SAFE_NO_PAD.encode(buf)
+        URL_SAFE_NO_PAD.encode_string(buf, out);
     }
 
     /// Decodes `raw` (the value of argument `argument`) and checks that it was issued for

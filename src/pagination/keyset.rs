@@ -48,6 +48,10 @@ pub struct KeysetQuery<E: EntityTrait> {
     pub total: Option<Expr>,
     /// Reads a row's position (sort value and id) for its cursor.
     pub position: Position<E::Model>,
+    /// A scalar text expression evaluated with the page (on an empty page, with the probe and
+    /// the count), returned as [`Page::guard`]: e.g. the parent campaign's type, so one
+    /// statement tells whether the campaign exists.
+    pub guard: Option<Expr>,
 }
 
 /// One page of rows, in the connection's order, with the facts `pageInfo` needs.
@@ -57,10 +61,13 @@ pub struct Page<M> {
     pub has_previous_page: bool,
     pub has_next_page: bool,
     pub total_count: Option<i64>,
+    /// The value of [`KeysetQuery::guard`] (None when not asked for, or NULL).
+    pub guard: Option<String>,
 }
 
 const PROBE: &str = "__probe";
 const TOTAL: &str = "__total";
+const GUARD: &str = "__guard";
 
 fn sort_value(value: &SortValue, backend: DbBackend) -> Value {
     match value {
@@ -190,6 +197,9 @@ pub fn page_statement<E: EntityTrait>(
     if let Some(total) = &query.total {
         statement.expr_as(total.clone(), Alias::new(TOTAL));
     }
+    if let Some(guard) = &query.guard {
+        statement.expr_as(guard.clone(), Alias::new(GUARD));
+    }
     PageStatement {
         statement,
         probe,
@@ -211,7 +221,7 @@ where
         forward,
     } = page_statement(query, window, db.get_database_backend());
     let mut results = db.query_all(&statement).await?;
-    let (mut probe_hit, mut total_count) = (false, None);
+    let (mut probe_hit, mut total_count, mut guard) = (false, None, None);
     if let Some(first) = results.first() {
         if probe.is_some() {
             probe_hit = first.try_get::<bool>("", PROBE)?;
@@ -219,7 +229,10 @@ where
         if query.total.is_some() {
             total_count = Some(first.try_get::<i64>("", TOTAL)?);
         }
-    } else if probe.is_some() || query.total.is_some() {
+        if query.guard.is_some() {
+            guard = first.try_get::<Option<String>>("", GUARD)?;
+        }
+    } else if probe.is_some() || query.total.is_some() || query.guard.is_some() {
         // An empty page carries no row to hang the scalars on: ask for them alone. Both
         // statements run again in one read-only snapshot so the page, the probe and the count
         // agree even while rows are being written (this path is rare: empty pages only).
@@ -229,6 +242,9 @@ where
             query.total.clone().unwrap_or_else(|| Expr::val(0i64)),
             Alias::new(TOTAL),
         );
+        if let Some(expr) = &query.guard {
+            meta.expr_as(expr.clone(), Alias::new(GUARD));
+        }
         let txn = match db.get_database_backend() {
             DbBackend::Postgres => {
                 db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
@@ -243,6 +259,9 @@ where
             probe_hit = probe.is_some() && row.try_get::<bool>("", PROBE)?;
             if query.total.is_some() {
                 total_count = Some(row.try_get::<i64>("", TOTAL)?);
+            }
+            if query.guard.is_some() {
+                guard = row.try_get::<Option<String>>("", GUARD)?;
             }
         }
     }
@@ -275,5 +294,6 @@ where
         has_previous_page,
         has_next_page,
         total_count,
+        guard,
     })
 }

@@ -32,3 +32,6 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Read by name (not on a hot page path).
+impl super::DecodeRow for Model {}

@@ -25,3 +25,34 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl super::DecodeRow for Model {
+    const COLUMNS: &'static [&'static str] = &[
+        "domain_generation_campaign_id",
+        "id",
+        "domain_name",
+        "offset_index",
+        "tld",
+        "source_keyword",
+        "source_pattern",
+        "generated_at",
+        "created_at",
+    ];
+
+    fn by_position(row: &super::decode::Columns<'_>) -> Option<Result<Self, sqlx::Error>> {
+        let read = || {
+            Ok(Self {
+                domain_generation_campaign_id: row.get(0)?,
+                id: row.get(1)?,
+                domain_name: row.get(2)?,
+                offset_index: row.get(3)?,
+                tld: row.get(4)?,
+                source_keyword: row.get(5)?,
+                source_pattern: row.get(6)?,
+                generated_at: row.get(7)?,
+                created_at: row.get(8)?,
+            })
+        };
+        Some(read())
+    }
+}

@@ -6,6 +6,7 @@
 
 pub mod campaign;
 pub mod connection_pool_metric;
+pub mod decode;
 pub mod dns_validation_result;
 pub mod enums;
 pub mod generated_domain;
@@ -13,5 +14,6 @@ pub mod http_keyword_result;
 pub mod query_performance_metric;
 pub mod timestamp;
 
+pub use decode::DecodeRow;
 pub use enums::{BusinessStatus, CampaignStatus, CampaignType, ValidationStatus};
 pub use timestamp::Timestamp;

@@ -27,7 +27,6 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{ID, InputType, Name, Value, Variables};
 use chrono::{DateTime, Utc};
-use sea_orm::FromQueryResult;
 use uuid::Uuid;
 
 use crate::entity::{CampaignType, Timestamp, campaign, dns_validation_result, generated_domain, http_keyword_result};
@@ -35,8 +34,8 @@ use crate::pagination::{Cursor, Page, PageArgs};
 
 use super::ApiContext;
 use super::campaign_rows::{
-    self, DnsValidationResultFilter, Parent, DnsValidationResultOrder, GeneratedDomainOrder, HttpKeywordResultFilter,
-    HttpKeywordResultOrder,
+    self, DnsValidationResultFilter, DnsValidationResultOrder, GeneratedDomainOrder, HttpKeywordResultFilter,
+    HttpKeywordResultOrder, Parent,
 };
 use super::limits::{QueryLimits, connection_cost};
 use super::node::{GlobalId, NodeType};
@@ -668,9 +667,8 @@ impl Out {
     }
 
     fn time(&mut self, at: Timestamp) {
-        let at: DateTime<Utc> = at.into();
         self.0.push('"');
-        self.0.push_str(&at.to_rfc3339());
+        write_rfc3339(at.into(), &mut self.0);
         self.0.push('"');
     }
 
@@ -701,8 +699,55 @@ impl Out {
     }
 }
 
+/// Appends `at` as `DateTime::<Utc>::to_rfc3339` writes it (what the general executor outputs
+/// for a `DateTime` field): `2026-01-01T00:04:59.120+00:00`, with 0, 3, 6 or 9 digits of
+/// fraction, whichever is shortest exact. Without chrono's formatting machinery and its
+/// intermediate `String`.
+fn write_rfc3339(at: DateTime<Utc>, out: &mut String) {
+    use chrono::{Datelike, Timelike};
+    let year = at.year();
+    if !(0..=9999).contains(&year) {
+        out.push_str(&at.to_rfc3339());
+        return;
+    }
+    push_digits(out, year.unsigned_abs(), 4);
+    out.push('-');
+    push_digits(out, at.month(), 2);
+    out.push('-');
+    push_digits(out, at.day(), 2);
+    out.push('T');
+    push_digits(out, at.hour(), 2);
+    out.push(':');
+    push_digits(out, at.minute(), 2);
+    out.push(':');
+    push_digits(out, at.second(), 2);
+    let nanos = at.nanosecond();
+    if nanos != 0 {
+        out.push('.');
+        if nanos % 1_000_000 == 0 {
+            push_digits(out, nanos / 1_000_000, 3);
+        } else if nanos % 1_000 == 0 {
+            push_digits(out, nanos / 1_000, 6);
+        } else {
+            push_digits(out, nanos, 9);
+        }
+    }
+    out.push_str("+00:00");
+}
+
+/// Appends `value` zero-padded to `width` (at most 9) digits.
+fn push_digits(out: &mut String, value: u32, width: usize) {
+    let mut rest = value;
+    let mut buf = ['0'; 9];
+    for slot in buf[..width].iter_mut().rev() {
+        *slot = char::from(b'0' + (rest % 10) as u8);
+        rest /= 10;
+    }
+    out.extend(&buf[..width]);
+}
+
 /// A row type a compiled connection can write.
-trait RowNode: FromQueryResult + Send + Sync + Sized + 'static {
+trait RowNode: crate::entity::DecodeRow + Send + Sync + Sized + 'static {
     /// The node's fields, as the compiler resolves them by name.
     type Field: Copy + std::fmt::Debug + Send + Sync;
     /// GraphQL type names: connection, edge, node.
@@ -1251,5 +1296,37 @@ impl Plan {
                     && check(&plan.filter, ArgType::HttpKeywordResultFilter)
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::write_rfc3339;
+    use crate::entity::Timestamp;
+
+    #[test]
+    fn times_are_written_as_chrono_writes_them() {
+        let mut micros: i64 = 1_767_225_899_120_000; // 2026-01-01T00:04:59.120Z
+        let mut samples = vec![0, 1, 999, 1_000, 1_000_000, -1, -1_000_001, 253_402_300_799_999_999];
+        for i in 0..20_000i64 {
+            micros = micros
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let sample = micros.rem_euclid(400 * 365 * 86_400 * 1_000_000);
+            // Every precision: whole seconds, milliseconds, microseconds.
+            samples.push(match i % 3 {
+                0 => sample - sample % 1_000_000,
+                1 => sample - sample % 1_000,
+                _ => sample,
+            });
+        }
+        for sample in samples {
+            let at: DateTime<Utc> = Timestamp(sample).into();
+            let mut written = String::new();
+            write_rfc3339(at, &mut written);
+            assert_eq!(written, at.to_rfc3339(), "{sample}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use async_graphql::{ComplexObject, Context, SimpleObject};
 use sea_orm::sea_query::Expr;
-use sea_orm::{Condition, EntityTrait, FromQueryResult, QueryFilter, QueryTrait};
+use sea_orm::{Condition, EntityTrait, QueryFilter, QueryTrait};
 use uuid::Uuid;
 
 use crate::error::{ApiResult, Error};
@@ -206,7 +206,7 @@ impl<E: EntityTrait, O: OrderField<E>> ConnectionRequest<E, O> {
     /// Validates `args` and fetches the page.
     pub async fn fetch(self, ctx: &Context<'_>, args: PageArgs) -> ApiResult<Page<E::Model>>
     where
-        E::Model: FromQueryResult,
+        E::Model: crate::entity::DecodeRow,
     {
         self.fetch_in(ApiContext::get(ctx)?, args).await.map_err(Into::into)
     }
@@ -214,7 +214,7 @@ impl<E: EntityTrait, O: OrderField<E>> ConnectionRequest<E, O> {
     /// [`ConnectionRequest::fetch`] outside a resolver (compiled page plans).
     pub async fn fetch_in(self, api: &ApiContext, args: PageArgs) -> crate::error::Result<Page<E::Model>>
     where
-        E::Model: FromQueryResult,
+        E::Model: crate::entity::DecodeRow,
     {
         let window = args.validate(api.max_page_size, &self.scope(), self.order.kind())?;
         if !self.applicable {
@@ -233,7 +233,7 @@ impl<E: EntityTrait, O: OrderField<E>> ConnectionRequest<E, O> {
     /// this ordering — pass it as `after`/`before` to page on from there.
     pub async fn find(self, ctx: &Context<'_>, lookup: Condition) -> ApiResult<Option<(E::Model, Cursor)>>
     where
-        E::Model: FromQueryResult,
+        E::Model: crate::entity::DecodeRow,
     {
         if !self.applicable {
             return Ok(None);
@@ -274,7 +274,7 @@ pub async fn observed_page<E>(
 ) -> crate::error::Result<Page<E::Model>>
 where
     E: EntityTrait,
-    E::Model: FromQueryResult,
+    E::Model: crate::entity::DecodeRow,
 {
     let (query_type, _) = super::connection_codes::query_types(query.scope.connection);
     let backend = db.get_database_backend();

@@ -94,7 +94,7 @@ impl GlobalId {
             put(b":");
         }
         put(self.id.hyphenated().encode_lower(&mut uuid).as_bytes());
-        URL_SAFE_NO_PAD.encode_string(&text[..len], out);
+        crate::pagination::cursor::base64_into(&text[..len], out);
     }
 
     /// Decodes a global id; anything malformed is BAD_USER_INPUT.

@@ -18,7 +18,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::Stream;
-use sea_orm::{DatabaseConnection, EntityTrait, FromQueryResult};
+use sea_orm::{DatabaseConnection, EntityTrait};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -242,7 +242,7 @@ impl Exporter {
     ) -> Result<Response, Error>
     where
         E: EntityTrait,
-        E::Model: FromQueryResult + ExportRow + Send + Sync,
+        E::Model: crate::entity::DecodeRow + ExportRow + Send + Sync,
         O: OrderField<E>,
     {
         let applicable = request.applicable;
@@ -287,7 +287,7 @@ impl Exporter {
     ) -> Result<Page<E::Model>, Error>
     where
         E: EntityTrait,
-        E::Model: FromQueryResult,
+        E::Model: crate::entity::DecodeRow,
     {
         let window = PageWindow {
             size: EXPORT_PAGE_SIZE,
@@ -307,7 +307,7 @@ impl Exporter {
     ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send
     where
         E: EntityTrait,
-        E::Model: FromQueryResult + ExportRow + Send + Sync,
+        E::Model: crate::entity::DecodeRow + ExportRow + Send + Sync,
     {
         query.total = None;
         let header = match self.format {

@@ -15,8 +15,8 @@
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
-    AccessMode, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IsolationLevel, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, TransactionSession, TransactionTrait, Value,
+    AccessMode, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, TransactionSession, TransactionTrait, Value,
 };
 
 use crate::entity::Timestamp;
@@ -212,7 +212,7 @@ pub fn page_statement<E: EntityTrait>(
 pub async fn fetch_page<E, C>(db: &C, query: &KeysetQuery<E>, window: &PageWindow) -> Result<Page<E::Model>>
 where
     E: EntityTrait,
-    E::Model: FromQueryResult,
+    E::Model: crate::entity::DecodeRow,
     C: ConnectionTrait + TransactionTrait,
 {
     let PageStatement {
@@ -270,7 +270,7 @@ where
     let has_more = results.len() > size;
     let mut rows = Vec::with_capacity(results.len().min(size));
     for result in results.iter().take(size) {
-        let model = E::Model::from_query_result(result, "")?;
+        let model = <E::Model as crate::entity::DecodeRow>::decode_row(result)?;
         let (value, id) = (query.position)(&model);
         rows.push((
             model,

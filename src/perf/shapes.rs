@@ -4,7 +4,7 @@
 
 use async_graphql::{InputType, MaybeUndefined};
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Query, SelectStatement};
-use sea_orm::{DatabaseConnection, DbBackend, EntityTrait, FromQueryResult};
+use sea_orm::{DatabaseConnection, DbBackend, EntityTrait};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -320,7 +320,7 @@ impl Shape {
 
 fn count_of<E: EntityTrait, O: OrderField<E>>(request: ConnectionRequest<E, O>) -> SelectStatement
 where
-    E::Model: FromQueryResult,
+    E::Model: crate::entity::DecodeRow,
 {
     Query::select()
         .expr(Expr::col(Asterisk).count())

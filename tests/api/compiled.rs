@@ -517,3 +517,36 @@ db_test!(
         app.stop().await;
     }
 );
+
+db_test!(
+    async fn rows_read_by_position_equal_rows_read_by_name(db) {
+        use domainflow::entity::{campaign, generated_domain};
+        use domainflow::graphql::campaign_rows::{self, GeneratedDomainOrder};
+        use domainflow::pagination::{PageArgs, fetch_page};
+        use sea_orm::{EntityTrait, QueryOrder};
+
+        let chain = db.seed_chain(150).await;
+        let generation = campaign::Entity::find_by_id(chain.generation)
+            .one(&db.db)
+            .await
+            .expect("query")
+            .expect("campaign");
+        let request = campaign_rows::generated_domains(&generation, GeneratedDomainOrder::default(), true);
+        let args = PageArgs {
+            first: Some(1000),
+            ..PageArgs::default()
+        };
+        let window = args
+            .validate(1000, &request.scope(), domainflow::pagination::SortKind::Int)
+            .expect("valid");
+        let page = fetch_page(&db.db, &request.keyset(), &window).await.expect("page");
+        let by_position: Vec<generated_domain::Model> = page.rows.into_iter().map(|(model, _)| model).collect();
+        let by_name = generated_domain::Entity::find()
+            .order_by_asc(generated_domain::Column::OffsetIndex)
+            .all(&db.db)
+            .await
+            .expect("rows");
+        assert_eq!(by_position.len(), 150);
+        assert_eq!(by_position, by_name);
+    }
+);

@@ -84,7 +84,9 @@ fn plan(settings: &Settings) -> Result<PoolPlan, ConnectError> {
                 .max_connections(settings.db_max_open_conns)
                 .max_lifetime(Some(settings.db_conn_max_lifetime).filter(|d| !d.is_zero()))
                 .idle_timeout(Some(settings.db_conn_max_idle_time).filter(|d| !d.is_zero()))
-                .acquire_timeout(settings.db_acquire_timeout);
+                .acquire_timeout(settings.db_acquire_timeout)
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)));
             Ok(PoolPlan::Postgres(pool, options))
         }
         DatabaseTarget::Sqlite { url } => {
@@ -109,8 +111,25 @@ fn sqlite_plan(settings: &Settings, options: SqliteConnectOptions) -> PoolPlan {
         .max_connections(settings.db_max_open_conns)
         .max_lifetime(Some(settings.db_conn_max_lifetime).filter(|d| !d.is_zero()))
         .idle_timeout(Some(settings.db_conn_max_idle_time).filter(|d| !d.is_zero()))
-        .acquire_timeout(settings.db_acquire_timeout);
+        .acquire_timeout(settings.db_acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)));
     PoolPlan::Sqlite(pool, options)
+}
+
+/// A connection idle at least this long is pinged before it is handed out.
+pub const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Checks a pooled connection before use only when it sat idle for [`PING_IF_IDLE_FOR`]: one
+/// that was just used is known good, and sqlx pings every connection again when it comes back
+/// to the pool anyway. sqlx's default (`test_before_acquire`) pings on every checkout — a
+/// second database round trip for every query (BENCHMARKS.md, issue 8). Go's database/sql,
+/// which the original used, never pings on checkout.
+async fn ping_if_idle<C: Connection>(conn: &mut C, meta: sqlx::pool::PoolConnectionMetadata) -> sqlx::Result<bool> {
+    if meta.idle_for >= PING_IF_IDLE_FOR {
+        conn.ping().await?;
+    }
+    Ok(true)
 }
 
 async fn connect_once(settings: &Settings) -> Result<DatabaseConnection, ConnectError> {

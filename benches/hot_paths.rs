@@ -72,6 +72,7 @@ fn main() {
         sort_kind: SortKind::Time,
         id_column: Some(Column::Id),
         total: None,
+        guard: None,
         position: |m| (SortValue::Time(m.created_at), RowId::Uuid(m.id)),
     };
     let window = PageWindow {

@@ -732,9 +732,9 @@ fn write_rfc3339(at: DateTime<Utc>, out: &mut String) {
     let nanos = at.nanosecond();
     if nanos != 0 {
         out.push('.');
-        if nanos % 1_000_000 == 0 {
+        if nanos.is_multiple_of(1_000_000) {
             push_digits(out, nanos / 1_000_000, 3);
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             push_digits(out, nanos / 1_000, 6);
         } else {
             push_digits(out, nanos, 9);

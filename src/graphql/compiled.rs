@@ -848,9 +848,11 @@ impl RowNode for dns_validation_result::Model {
 
     fn write(&self, field: DnsField, out: &mut Out) {
         match field {
-            DnsField::Id => {
-                out.str(&GlobalId::row(NodeType::DnsValidationResult, self.dns_campaign_id, self.id).encode())
-            }
+            DnsField::Id => out.global_id(GlobalId::row(
+                NodeType::DnsValidationResult,
+                self.dns_campaign_id,
+                self.id,
+            )),
             DnsField::DatabaseId => out.uuid(self.id),
             DnsField::CampaignDatabaseId => out.uuid(self.dns_campaign_id),
             DnsField::GeneratedDomainDatabaseId => out.opt_uuid(self.generated_domain_id),
@@ -899,9 +901,11 @@ impl RowNode for http_keyword_result::Model {
 
     fn write(&self, field: HttpField, out: &mut Out) {
         match field {
-            HttpField::Id => {
-                out.str(&GlobalId::row(NodeType::HttpKeywordResult, self.http_keyword_campaign_id, self.id).encode())
-            }
+            HttpField::Id => out.global_id(GlobalId::row(
+                NodeType::HttpKeywordResult,
+                self.http_keyword_campaign_id,
+                self.id,
+            )),
             HttpField::DatabaseId => out.uuid(self.id),
             HttpField::CampaignDatabaseId => out.uuid(self.http_keyword_campaign_id),
             HttpField::DnsResultDatabaseId => out.opt_uuid(self.dns_result_id),

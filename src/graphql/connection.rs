@@ -282,7 +282,7 @@ where
         .run(
             query_type,
             |page: &Page<E::Model>| page.rows.len() as u64,
-            || super::sql_shape(&page_statement(query, window, backend).statement, backend),
+            || page_statement(query, window, backend).build(backend).0,
             || fetch_page(db, query, window),
         )
         .await

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sea_orm::sea_query::{PostgresQueryBuilder, QueryBuilder, SelectStatement, SqliteQueryBuilder};
+use sea_orm::sea_query::{PostgresQueryBuilder, QueryBuilder, SelectStatement, SqliteQueryBuilder, Values};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use serde::Serialize;
 use serde_json::Value;
@@ -16,7 +16,7 @@ use super::Progress;
 use super::datasets::Visited;
 use super::shapes::ChainModels;
 use crate::error::{Error, Result};
-use crate::pagination::PageArgs;
+use crate::pagination::{PageArgs, PageStatement};
 
 static PLAN_NAMES: AtomicU64 = AtomicU64::new(0);
 
@@ -132,17 +132,38 @@ pub fn check_sqlite_plan(details: &[String], table: &str) -> PlanCheck {
     check
 }
 
+/// A statement [`explain`] can render: a plain SELECT, or the page statement the server runs.
+pub trait Explainable {
+    /// The SQL for `backend` and its values.
+    fn render(&self, backend: DbBackend) -> (String, Values);
+}
+
+impl Explainable for SelectStatement {
+    fn render(&self, backend: DbBackend) -> (String, Values) {
+        match backend {
+            DbBackend::Postgres => self.build(PostgresQueryBuilder),
+            _ => self.build(SqliteQueryBuilder),
+        }
+    }
+}
+
+impl Explainable for PageStatement {
+    fn render(&self, backend: DbBackend) -> (String, Values) {
+        self.build(backend)
+    }
+}
+
 /// Explains `statement` (see the module docs); `analyze` runs it too, for buffers and time
 /// (PostgreSQL; SQLite has no such figures). Runs inside a transaction that is rolled back.
 pub async fn explain(
     db: &DatabaseConnection,
-    statement: &SelectStatement,
+    statement: &impl Explainable,
     table: &str,
     analyze: bool,
 ) -> Result<PlanCheck> {
     match db.get_database_backend() {
         DbBackend::Postgres => {
-            let (sql, values) = statement.build(PostgresQueryBuilder);
+            let (sql, values) = statement.render(DbBackend::Postgres);
             let args: Vec<String> = values
                 .0
                 .iter()
@@ -164,7 +185,12 @@ pub async fn explain(
             let name = format!("domainflow_plan_{}", PLAN_NAMES.fetch_add(1, Ordering::Relaxed));
             txn.execute_unprepared(&format!("PREPARE {name} AS {sql}")).await?;
             let options = if analyze { "ANALYZE, BUFFERS, " } else { "" };
-            let explain = format!("EXPLAIN ({options}FORMAT JSON) EXECUTE {name}({})", args.join(", "));
+            let args = if args.is_empty() {
+                String::new()
+            } else {
+                format!("({})", args.join(", "))
+            };
+            let explain = format!("EXPLAIN ({options}FORMAT JSON) EXECUTE {name}{args}");
             let row = txn
                 .query_one_raw(Statement::from_string(DbBackend::Postgres, explain))
                 .await?
@@ -184,7 +210,7 @@ pub async fn explain(
             Ok(check)
         }
         backend => {
-            let (sql, values) = statement.build(SqliteQueryBuilder);
+            let (sql, values) = statement.render(backend);
             let rows = db
                 .query_all_raw(Statement::from_sql_and_values(
                     backend,

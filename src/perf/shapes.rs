@@ -16,7 +16,7 @@ use crate::graphql::campaign_rows::{
     GeneratedDomainOrderField, HttpKeywordResultFilter, HttpKeywordResultOrder, HttpKeywordResultOrderField,
 };
 use crate::graphql::connection::{ConnectionRequest, OrderField};
-use crate::pagination::{CursorScope, Direction, PageWindow, SortKind, page_statement};
+use crate::pagination::{CursorScope, Direction, PageStatement, PageWindow, SortKind, page_statement};
 use crate::seed::ChainIds;
 
 /// The three campaigns of one seeded chain, as the connections need them.
@@ -303,13 +303,12 @@ impl Shape {
     }
 
     /// The one SQL statement the server runs for `window` (page, probe and totalCount).
-    pub fn statement(&self, chain: &ChainModels, window: &PageWindow, backend: DbBackend) -> SelectStatement {
+    pub fn statement(&self, chain: &ChainModels, window: &PageWindow, backend: DbBackend) -> PageStatement {
         with_request!(self, chain, |request| page_statement(
             &request.keyset(),
             window,
             backend
-        )
-        .statement)
+        ))
     }
 
     /// `SELECT COUNT(*)` of the connection's rows, as plain SQL (what totalCount must equal).

@@ -425,11 +425,29 @@ async fn lock_the_database(db: &TestDb) -> sea_orm::DatabaseConnection {
                 .execute_unprepared("PRAGMA locking_mode = EXCLUSIVE")
                 .await
                 .expect("locking mode");
-            other.execute_unprepared("BEGIN EXCLUSIVE").await.expect("begin");
-            other
-                .execute_unprepared("UPDATE campaigns SET name = name WHERE 1 = 0")
-                .await
-                .expect("write");
+            // The server's connections may be mid-statement (its watchdog, or the release
+            // ping of the request before): the exclusive lock can be refused as busy
+            // without the busy handler waiting, so ask again until it is granted.
+            let mut attempt = 0;
+            loop {
+                let locked = match other.execute_unprepared("BEGIN EXCLUSIVE").await {
+                    Ok(_) => other
+                        .execute_unprepared("UPDATE campaigns SET name = name WHERE 1 = 0")
+                        .await
+                        .map(|_| ()),
+                    Err(error) => Err(error),
+                };
+                match locked {
+                    Ok(()) => break,
+                    Err(error) if attempt < 100 => {
+                        let _ = other.execute_unprepared("ROLLBACK").await;
+                        attempt += 1;
+                        eprintln!("exclusive lock refused ({error}); attempt {attempt}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(error) => panic!("exclusive lock: {error}"),
+                }
+            }
         }
     }
     other

@@ -118,7 +118,7 @@ impl Application {
             let names: Vec<&str> = settings.api_tokens.iter().map(|t| t.name()).collect();
             tracing::info!(tokens = ?names, "access control on: requests need a bearer token");
         }
-        let state = AppState {
+        let state = AppState::new(crate::http::Shared {
             observer,
             health,
             metrics,
@@ -127,7 +127,7 @@ impl Application {
             schema,
             gate: Arc::new(crate::http::guard::Gatekeeper::new(&settings)),
             settings: Arc::new(settings),
-        };
+        });
         Ok(Self {
             listener,
             port,

@@ -30,9 +30,27 @@ use crate::graphql::Executor;
 
 use guard::{error_response, error_response_with_status};
 
-/// Everything a request handler needs; cheap to clone.
+/// Everything a request handler needs: one shared [`Shared`], so the clone axum makes for every
+/// extractor and middleware is one reference-count increment, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Shared {
     pub db: DatabaseConnection,
     /// Database calls made outside GraphQL (exports) go through it too.
     pub observer: crate::db::Observer,

@@ -23,6 +23,7 @@ df_bench`).
 """
 
 import argparse
+import hashlib
 import http.client
 import json
 import os
@@ -159,6 +160,24 @@ def check_page(port, body):
     return conn
 
 
+def persisted(port, body):
+    """Registers the body's query as an Automatic Persisted Query and returns the hash-only body
+    (no query text) that the benchmark then sends."""
+    extensions = {"persistedQuery": {"version": 1,
+                                     "sha256Hash": hashlib.sha256(body["query"].encode()).hexdigest()}}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/graphql", json.dumps(dict(body, extensions=extensions)),
+                 {"Content-Type": "application/json"})
+    answer = json.loads(conn.getresponse().read())
+    if answer.get("errors"):
+        sys.exit("registering the persisted query: %s" % answer["errors"])
+    hashed = {"extensions": extensions, "variables": body["variables"]}
+    conn.request("POST", "/graphql", json.dumps(hashed), {"Content-Type": "application/json"})
+    if json.loads(conn.getresponse().read()) != answer:
+        sys.exit("the hash-only request answered differently from the text")
+    return hashed
+
+
 LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -237,8 +256,14 @@ def count_instructions(server, body, n, warmup):
     def send():
         conn.request("POST", "/graphql", payload, headers)
         resp = conn.getresponse()
-        resp.read()
+        answer = resp.read()
         assert resp.status == 200
+        return answer
+
+    if ACCEPT_ENCODING is None:
+        first = json.loads(send())
+        if first.get("errors"):
+            sys.exit("the counted request fails: %s" % first["errors"])
 
     for _ in range(warmup):
         send()
@@ -269,14 +294,19 @@ def backend_cases(args, name, url):
                 conn = check_page(port, body)
                 if after is not None:
                     assert conn["pageInfo"]["hasPreviousPage"], "deep page must have predecessors"
+                full = body
+                if args.apq:
+                    body = persisted(port, body)
                 if (depth == "first") in args.pages and total in args.totals:
-                    cases.append((depth, total, body))
+                    cases.append((depth, total, body, full))
         results = []
         if args.instructions:
             server.stop()
             out = os.path.join(tempfile.mkdtemp(), "callgrind.out")
-            for depth, total, body in cases:
+            for depth, total, body, full in cases:
                 server = Server(args.binary, url, port, extra, callgrind_out=out)
+                if args.apq:
+                    persisted(port, full)  # a new server: register the query again
                 count_instructions(server, body, args.instructions, args.warmup)
                 server.stop()
                 ir = callgrind_total(out)
@@ -292,7 +322,7 @@ def backend_cases(args, name, url):
                 print(json.dumps(row), flush=True)
                 results.append(row)
             return results
-        for depth, total, body in cases:
+        for depth, total, body, _ in cases:
             for c in args.connections:
                 row = {"backend": name, "depth": depth, "totalCount": total, "connections": c}
                 row.update(run_wrk(server, body, c, args.duration))
@@ -337,6 +367,8 @@ def main():
     p.add_argument("--totals", default="no,yes", help="without (no) / with (yes) totalCount")
     p.add_argument("--keep-profile", default=None, help="callgrind mode: keep the profiles in this folder")
     p.add_argument("--accept-encoding", default=None, help="send this Accept-Encoding (e.g. gzip, br)")
+    p.add_argument("--apq", action="store_true",
+                   help="send the page as an Automatic Persisted Query (hash only, registered first)")
     p.add_argument("--json", default=None, help="write the results here")
     args = p.parse_args()
     global ACCEPT_ENCODING

@@ -111,6 +111,7 @@ impl Application {
                 limits: settings.query_limits,
                 introspection: settings.introspection,
                 document_cache_size: settings.document_cache_size,
+                apq_cache_size: settings.apq_cache_size,
                 compiled_pages: settings.compiled_pages,
             },
         );

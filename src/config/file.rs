@@ -123,6 +123,7 @@ pub(super) struct GraphqlSection {
     pub max_batch_size: Option<usize>,
     pub max_query_length: Option<usize>,
     pub document_cache_size: Option<usize>,
+    pub apq_cache_size: Option<usize>,
     pub compiled_pages: Option<bool>,
 }
 

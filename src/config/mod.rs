@@ -181,6 +181,10 @@ pub struct Settings {
     /// 0 = no cache. `GRAPHQL_DOCUMENT_CACHE_SIZE`, JSON `graphql.documentCacheSize`.
     /// Default 256.
     pub document_cache_size: usize,
+    /// Automatic Persisted Queries (Apollo's protocol): query texts kept by their SHA-256, so
+    /// a client may send the hash alone (`graphql::persisted`). 0 = the protocol is off.
+    /// `GRAPHQL_APQ_CACHE_SIZE`, JSON `graphql.apqCacheSize`. Default 256.
+    pub apq_cache_size: usize,
     /// Answer the hot request shape — a campaign and pages of its rows, plain fields only —
     /// with a plan compiled once per document instead of async-graphql's general executor
     /// (same bytes out, several times less CPU; see `graphql::compiled`). Anything else, and
@@ -366,6 +370,11 @@ impl Settings {
                 "GRAPHQL_DOCUMENT_CACHE_SIZE",
                 json.graphql.document_cache_size,
                 crate::graphql::execute::DEFAULT_DOCUMENT_CACHE_SIZE,
+            )?,
+            apq_cache_size: source.parse(
+                "GRAPHQL_APQ_CACHE_SIZE",
+                json.graphql.apq_cache_size,
+                crate::graphql::persisted::DEFAULT_APQ_CACHE_SIZE,
             )?,
             compiled_pages: source.parse_bool("GRAPHQL_COMPILED_PAGES", json.graphql.compiled_pages, true)?,
             compression_min_bytes: source.parse("HTTP_COMPRESSION_MIN_BYTES", json.server.compression_min_bytes, 0)?,

@@ -10,16 +10,17 @@
 //! instead, once per request.
 
 use std::any::TypeId;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_graphql::parser::parse_query;
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError};
 
+use super::bounded::BoundedMap;
 use super::compiled::{Plan, compile};
 use super::errors::{code_parse_error, code_response};
 use super::limits::{QueryLimits, check_document, check_text};
+use super::persisted::PersistedQueries;
 use super::{ApiContext, AppSchema};
 use crate::auth::{Principal, Scope};
 
@@ -38,6 +39,8 @@ pub struct ExecutorOptions {
     pub introspection: bool,
     /// Parsed documents kept (0 = no cache, and so no compiled plans either).
     pub document_cache_size: usize,
+    /// Persisted queries kept (0 = Automatic Persisted Queries off).
+    pub apq_cache_size: usize,
     /// Whether compiled page plans answer the requests they cover (`GRAPHQL_COMPILED_PAGES`).
     pub compiled_pages: bool,
 }
@@ -49,6 +52,7 @@ pub struct Executor {
     api: Arc<ApiContext>,
     options: ExecutorOptions,
     documents: Arc<DocumentCache>,
+    persisted: Arc<PersistedQueries>,
 }
 
 /// An answer to a GraphQL request over HTTP: written by a compiled plan, or async-graphql's.
@@ -67,6 +71,7 @@ impl Executor {
             api,
             options,
             documents: Arc::new(DocumentCache::new(options.document_cache_size)),
+            persisted: Arc::new(PersistedQueries::new(options.apq_cache_size)),
         }
     }
 
@@ -83,14 +88,23 @@ impl Executor {
     /// Answers an HTTP request: a single request its document's compiled plan covers is
     /// answered by the plan; everything else (and any plan that declines) by
     /// [`Executor::execute_batch`].
-    pub async fn answer(&self, batch: BatchRequest) -> Answer {
-        if let BatchRequest::Single(request) = &batch
-            && let Some(json) = self.run_compiled(request).await
-        {
-            self.api.observer.metrics().requests().compiled();
-            return Answer::Json(json);
+    pub async fn answer(&self, mut batch: BatchRequest) -> Answer {
+        if let BatchRequest::Single(request) = &mut batch {
+            // A persisted query's text first, so the plan of a hash alone is found too.
+            if let Err(err) = self.persisted.resolve(request, &self.options.limits) {
+                return Answer::Response(BatchResponse::Single(Response::from_errors(vec![err])));
+            }
+            if let Some(json) = self.run_compiled(request).await {
+                self.api.observer.metrics().requests().compiled();
+                return Answer::Json(json);
+            }
         }
         Answer::Response(self.execute_batch(batch).await)
+    }
+
+    /// The persisted queries (Automatic Persisted Queries; their count is tested).
+    pub fn persisted(&self) -> &PersistedQueries {
+        &self.persisted
     }
 
     /// The compiled plan's answer to `request`, when its document is cached with a plan and
@@ -120,6 +134,9 @@ impl Executor {
     /// (recursion depth, directives, validation with its complexity and depth limits) and
     /// execution; every error in the answer carries `extensions.code`.
     pub async fn execute(&self, mut request: Request) -> Response {
+        if let Err(err) = self.persisted.resolve(&mut request, &self.options.limits) {
+            return Response::from_errors(vec![err]);
+        }
         if let Err(err) = self.prepare(&mut request) {
             return Response::from_errors(vec![err]);
         }
@@ -181,7 +198,11 @@ impl async_graphql::Executor for Executor {
         session_data: Option<Arc<async_graphql::Data>>,
     ) -> futures::stream::BoxStream<'static, Response> {
         use futures::StreamExt;
-        if let Err(err) = self.prepare(&mut request) {
+        if let Err(err) = self
+            .persisted
+            .resolve(&mut request, &self.options.limits)
+            .and_then(|()| self.prepare(&mut request))
+        {
             return futures::stream::once(async move { Response::from_errors(vec![err]) }).boxed();
         }
         let limits = self.options.limits;
@@ -199,8 +220,7 @@ impl async_graphql::Executor for Executor {
 /// of a real client is a handful of queries, and a scan of many one-off queries only costs
 /// the parses it would have cost anyway.
 pub struct DocumentCache {
-    capacity: usize,
-    entries: Mutex<HashMap<Arc<str>, Arc<Cached>>>,
+    entries: BoundedMap<Arc<str>, Arc<Cached>>,
 }
 
 /// A cached document and its compiled plan, when it has one.
@@ -213,18 +233,13 @@ impl DocumentCache {
     /// A cache of at most `capacity` documents (0 = none kept).
     pub fn new(capacity: usize) -> Self {
         Self {
-            capacity,
-            entries: Mutex::new(HashMap::with_capacity(capacity.min(1024))),
+            entries: BoundedMap::new(capacity),
         }
     }
 
     /// The entry of `query`, when cached.
     pub fn entry(&self, query: &str) -> Option<Arc<Cached>> {
-        if self.capacity == 0 {
-            return None;
-        }
-        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.get(query).cloned()
+        self.entries.get(query)
     }
 
     /// A copy of the document of `query`, when cached.
@@ -236,17 +251,10 @@ impl DocumentCache {
     /// Keeps the document of `query` and its plan (texts over [`MAX_CACHED_QUERY_BYTES`] are
     /// not kept).
     pub fn insert(&self, query: &str, document: &ExecutableDocument, plan: Option<Plan>) {
-        if self.capacity == 0 || query.len() > MAX_CACHED_QUERY_BYTES {
+        if self.entries.capacity() == 0 || query.len() > MAX_CACHED_QUERY_BYTES {
             return;
         }
-        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() >= self.capacity
-            && !entries.contains_key(query)
-            && let Some(victim) = entries.keys().next().cloned()
-        {
-            entries.remove(&victim);
-        }
-        entries.insert(
+        self.entries.insert(
             Arc::from(query),
             Arc::new(Cached {
                 document: document.clone(),
@@ -257,15 +265,12 @@ impl DocumentCache {
 
     /// Documents held now.
     pub fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .len()
+        self.entries.len()
     }
 
     /// True when no document is held.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.entries.is_empty()
     }
 }
 

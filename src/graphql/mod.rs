@@ -2,6 +2,7 @@
 //! takes its dependencies as arguments; it never reads the environment or touches the database.
 
 mod access;
+pub mod bounded;
 pub mod campaign;
 pub mod campaign_rows;
 pub mod compiled;
@@ -13,6 +14,7 @@ pub mod loader;
 pub mod metrics;
 pub mod metrics_history;
 pub mod node;
+pub mod persisted;
 pub mod results;
 pub mod subscription;
 

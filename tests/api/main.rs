@@ -16,6 +16,7 @@ mod migrations;
 mod outage;
 mod pagination;
 mod perf;
+mod persisted;
 mod prometheus;
 mod sampler;
 mod schema;

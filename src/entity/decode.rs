@@ -5,7 +5,7 @@
 //! columns are where the model expects them; anything else falls back to `FromQueryResult`.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DbErr, FromQueryResult, QueryResult};
+use sea_orm::{DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable, ModelTrait, QueryResult};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
@@ -13,32 +13,40 @@ use sqlx::sqlite::SqliteRow;
 use super::Timestamp;
 
 /// A model read from a page statement's row.
-pub trait DecodeRow: FromQueryResult {
-    /// The model's columns in `SELECT` order, when it can be read by position.
-    const COLUMNS: &'static [&'static str] = &[];
+pub trait DecodeRow: FromQueryResult + ModelTrait {
+    /// Whether [`DecodeRow::by_position`] reads this model (its entity's columns, in `SELECT`
+    /// order, are the row's first columns).
+    const BY_POSITION: bool = false;
 
     /// Reads the model by position from a PostgreSQL or SQLite row (`None`: not supported).
     fn by_position(_row: &Columns<'_>) -> Option<Result<Self, sqlx::Error>> {
         None
     }
 
-    /// Reads one row: by position when the columns are where [`DecodeRow::COLUMNS`] says,
-    /// otherwise by name.
-    fn decode_row(row: &QueryResult) -> Result<Self, DbErr> {
-        if !Self::COLUMNS.is_empty() {
-            let columns = match (row.try_as_pg_row(), row.try_as_sqlite_row()) {
-                (Some(pg), _) => Some(Columns::Postgres(pg)),
-                (_, Some(sqlite)) => Some(Columns::Sqlite(sqlite)),
-                _ => None,
-            };
-            if let Some(columns) = columns
-                && columns.named(Self::COLUMNS)
-                && let Some(model) = Self::by_position(&columns)
-            {
-                return model.map_err(|err| DbErr::Type(err.to_string()));
-            }
+    /// Reads one row by position, when the model supports it and the row's first columns are
+    /// its entity's, in order (None otherwise).
+    fn read_by_position(row: &QueryResult) -> Option<Result<Self, DbErr>> {
+        if !Self::BY_POSITION {
+            return None;
         }
-        Self::from_query_result(row, "")
+        let columns = match (row.try_as_pg_row(), row.try_as_sqlite_row()) {
+            (Some(pg), _) => Columns::Postgres(pg),
+            (_, Some(sqlite)) => Columns::Sqlite(sqlite),
+            _ => return None,
+        };
+        if !columns.named::<<Self as ModelTrait>::Entity>() {
+            return None;
+        }
+        Self::by_position(&columns).map(|model| model.map_err(|err| DbErr::Type(err.to_string())))
+    }
+
+    /// Reads one row: by position when it can ([`DecodeRow::read_by_position`]), otherwise
+    /// by name.
+    fn decode_row(row: &QueryResult) -> Result<Self, DbErr> {
+        match Self::read_by_position(row) {
+            Some(model) => model,
+            None => Self::from_query_result(row, ""),
+        }
     }
 }
 
@@ -49,18 +57,21 @@ pub enum Columns<'a> {
 }
 
 impl Columns<'_> {
-    /// True when the row's first columns carry exactly these names.
-    fn named(&self, names: &[&str]) -> bool {
-        use sqlx::Column;
+    /// True when the row's first columns are the columns of `E`, in order.
+    fn named<E: EntityTrait>(&self) -> bool {
+        fn same<C: sqlx::Column, E: EntityTrait>(columns: &[C]) -> bool {
+            let mut at = 0;
+            for column in E::Column::iter() {
+                match columns.get(at) {
+                    Some(c) if c.name() == column.as_str() => at += 1,
+                    _ => return false,
+                }
+            }
+            true
+        }
         match self {
-            Columns::Postgres(row) => {
-                let columns = row.columns();
-                columns.len() >= names.len() && names.iter().zip(columns).all(|(name, c)| c.name() == *name)
-            }
-            Columns::Sqlite(row) => {
-                let columns = row.columns();
-                columns.len() >= names.len() && names.iter().zip(columns).all(|(name, c)| c.name() == *name)
-            }
+            Columns::Postgres(row) => same::<_, E>(row.columns()),
+            Columns::Sqlite(row) => same::<_, E>(row.columns()),
         }
     }
 
@@ -92,7 +103,30 @@ macro_rules! get_same {
     )*};
 }
 
-get_same!(uuid::Uuid, String, i64, Option<String>);
+get_same!(
+    uuid::Uuid,
+    Option<uuid::Uuid>,
+    String,
+    Option<String>,
+    i64,
+    i32,
+    Option<i32>
+);
+
+/// JSONB on PostgreSQL, JSON text on SQLite; SQL NULL is None.
+impl Get for Option<serde_json::Value> {
+    fn postgres(row: &PgRow, index: usize) -> Result<Self, sqlx::Error> {
+        row.try_get(index)
+    }
+    fn sqlite(row: &SqliteRow, index: usize) -> Result<Self, sqlx::Error> {
+        row.try_get(index)
+    }
+}
+
+/// The text of one of our [`sea_orm::ActiveEnum`]s (stored as TEXT on both backends).
+pub fn enum_from_text<E: sea_orm::ActiveEnum<Value = String>>(text: String) -> Result<E, sqlx::Error> {
+    E::try_from_value(&text).map_err(|err| sqlx::Error::Decode(err.to_string().into()))
+}
 
 /// TIMESTAMPTZ on PostgreSQL, INTEGER microseconds on SQLite (see [`Timestamp`]).
 impl Get for Timestamp {
@@ -101,5 +135,15 @@ impl Get for Timestamp {
     }
     fn sqlite(row: &SqliteRow, index: usize) -> Result<Self, sqlx::Error> {
         row.try_get::<i64, _>(index).map(Timestamp)
+    }
+}
+
+impl Get for Option<Timestamp> {
+    fn postgres(row: &PgRow, index: usize) -> Result<Self, sqlx::Error> {
+        row.try_get::<Option<DateTime<Utc>>, _>(index)
+            .map(|time| time.map(Timestamp::from))
+    }
+    fn sqlite(row: &SqliteRow, index: usize) -> Result<Self, sqlx::Error> {
+        row.try_get::<Option<i64>, _>(index).map(|micros| micros.map(Timestamp))
     }
 }

@@ -28,5 +28,25 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// Read by name (not on a hot page path).
-impl super::DecodeRow for Model {}
+impl super::DecodeRow for Model {
+    const BY_POSITION: bool = true;
+
+    fn by_position(row: &super::decode::Columns<'_>) -> Option<Result<Self, sqlx::Error>> {
+        use super::decode::enum_from_text;
+        let read = || {
+            Ok(Self {
+                dns_campaign_id: row.get(0)?,
+                id: row.get(1)?,
+                generated_domain_id: row.get(2)?,
+                domain_name: row.get(3)?,
+                validation_status: enum_from_text(row.get(4)?)?,
+                business_status: row.get::<Option<String>>(5)?.map(enum_from_text).transpose()?,
+                dns_records: row.get(6)?,
+                attempts: row.get(7)?,
+                last_checked_at: row.get(8)?,
+                created_at: row.get(9)?,
+            })
+        };
+        Some(read())
+    }
+}

@@ -27,17 +27,7 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 impl super::DecodeRow for Model {
-    const COLUMNS: &'static [&'static str] = &[
-        "domain_generation_campaign_id",
-        "id",
-        "domain_name",
-        "offset_index",
-        "tld",
-        "source_keyword",
-        "source_pattern",
-        "generated_at",
-        "created_at",
-    ];
+    const BY_POSITION: bool = true;
 
     fn by_position(row: &super::decode::Columns<'_>) -> Option<Result<Self, sqlx::Error>> {
         let read = || {

@@ -31,5 +31,27 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// Read by name (not on a hot page path).
-impl super::DecodeRow for Model {}
+impl super::DecodeRow for Model {
+    const BY_POSITION: bool = true;
+
+    fn by_position(row: &super::decode::Columns<'_>) -> Option<Result<Self, sqlx::Error>> {
+        let read = || {
+            Ok(Self {
+                http_keyword_campaign_id: row.get(0)?,
+                id: row.get(1)?,
+                dns_result_id: row.get(2)?,
+                domain_name: row.get(3)?,
+                validation_status: super::decode::enum_from_text(row.get(4)?)?,
+                http_status_code: row.get(5)?,
+                page_title: row.get(6)?,
+                content_snippet: row.get(7)?,
+                found_keywords: row.get(8)?,
+                content_hash: row.get(9)?,
+                attempts: row.get(10)?,
+                last_checked_at: row.get(11)?,
+                created_at: row.get(12)?,
+            })
+        };
+        Some(read())
+    }
+}

@@ -548,5 +548,53 @@ db_test!(
             .expect("rows");
         assert_eq!(by_position.len(), 150);
         assert_eq!(by_position, by_name);
+
+        // Every table read by position: each row of the whole chain, by position (which must
+        // apply) and by name, must be the same model — NULLs, enums, JSON and times included.
+        async fn same_rows<E>(db: &crate::helpers::TestDb, expected: usize) -> Vec<E::Model>
+        where
+            E: EntityTrait,
+            E::Model: domainflow::entity::DecodeRow + PartialEq + std::fmt::Debug,
+        {
+            use domainflow::entity::DecodeRow;
+            use sea_orm::{ConnectionTrait, QueryTrait};
+            let statement = E::find().build(db.backend());
+            let rows = db.db.query_all_raw(statement).await.expect("rows");
+            assert_eq!(rows.len(), expected);
+            rows.iter()
+                .map(|row| {
+                    let by_position = E::Model::read_by_position(row)
+                        .expect("read by position")
+                        .expect("decodes");
+                    let by_name = <E::Model as sea_orm::FromQueryResult>::from_query_result(row, "").expect("by name");
+                    assert_eq!(by_position, by_name);
+                    by_position
+                })
+                .collect()
+        }
+        use domainflow::entity::{dns_validation_result, http_keyword_result};
+        same_rows::<generated_domain::Entity>(&db, 150).await;
+        let dns = same_rows::<dns_validation_result::Entity>(&db, 150).await;
+        assert!(dns.iter().any(|r| r.business_status.is_none()) && dns.iter().any(|r| r.business_status.is_some()));
+        assert!(dns.iter().any(|r| r.dns_records.is_some()), "JSON values are compared");
+        // A row with every nullable column NULL (the seed fills them all in).
+        db.exec(
+            "INSERT INTO http_keyword_results (http_keyword_campaign_id, id, domain_name, validation_status, created_at) \
+             VALUES ($1, $2, 'nulls.example', 'pending', $3)",
+            vec![
+                chain.http.into(),
+                uuid::Uuid::from_u128(7).into(),
+                domainflow::entity::Timestamp::now().to_value(db.backend()),
+            ],
+        )
+        .await;
+        let http = db.scalar("SELECT COUNT(*) FROM http_keyword_results").await as usize;
+        let http = same_rows::<http_keyword_result::Entity>(&db, http).await;
+        assert!(!http.is_empty());
+        assert!(http.iter().any(|r| r.found_keywords.is_some()), "JSON values are compared");
+        assert!(
+            http.iter().any(|r| r.http_status_code.is_some()) && http.iter().any(|r| r.http_status_code.is_none()),
+            "NULL and non-NULL integers are compared"
+        );
     }
 );

@@ -88,6 +88,7 @@ pub(super) struct DatabaseSection {
     pub connection_max_idle_time: Option<String>,
     pub acquire_timeout: Option<String>,
     pub statement_timeout: Option<String>,
+    pub statement_cache_capacity: Option<usize>,
     pub connect_timeout: Option<String>,
     pub auto_migrate: Option<bool>,
     pub performance_monitoring: PerformanceMonitoring,

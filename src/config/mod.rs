@@ -126,6 +126,10 @@ pub struct Settings {
     /// usable. 0 disables it. Migrations, seeding and perf-test setup run without it.
     /// `DB_STATEMENT_TIMEOUT_SECONDS`, JSON `database.statementTimeout`. Default 30 s.
     pub db_statement_timeout: Duration,
+    /// Prepared statements each pooled connection keeps (the driver's LRU cache; PostgreSQL
+    /// keeps their plans per session too). `DB_STATEMENT_CACHE_CAPACITY`, JSON
+    /// `database.statementCacheCapacity`. Default 100 (the driver's).
+    pub db_statement_cache_capacity: usize,
     /// How long start-up keeps retrying (with backoff) to reach the database.
     /// `DB_CONNECT_TIMEOUT_SECONDS`, JSON `database.connectTimeout`. Default 30 s.
     pub db_connect_timeout: Duration,
@@ -288,6 +292,11 @@ impl Settings {
                 "database.statementTimeout",
                 db.statement_timeout.as_deref(),
                 30,
+            )?,
+            db_statement_cache_capacity: source.parse(
+                "DB_STATEMENT_CACHE_CAPACITY",
+                db.statement_cache_capacity,
+                100,
             )?,
             db_connect_timeout: source.seconds(
                 "DB_CONNECT_TIMEOUT_SECONDS",

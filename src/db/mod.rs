@@ -73,6 +73,7 @@ fn plan(settings: &Settings) -> Result<PoolPlan, ConnectError> {
             let mut options = PgConnectOptions::from_str(url)
                 .map_err(|e| fatal("DATABASE_URL", e))?
                 .application_name("domainflow")
+                .statement_cache_capacity(settings.db_statement_cache_capacity)
                 .log_statements(tracing::log::LevelFilter::Trace);
             if !settings.db_statement_timeout.is_zero() {
                 // Set per connection at start-up, so a runaway statement ends server-side and
@@ -106,6 +107,7 @@ fn sqlite_plan(settings: &Settings, options: SqliteConnectOptions) -> PoolPlan {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(settings.db_acquire_timeout)
+        .statement_cache_capacity(settings.db_statement_cache_capacity)
         .log_statements(tracing::log::LevelFilter::Trace);
     let pool = SqlitePoolOptions::new()
         .max_connections(settings.db_max_open_conns)

@@ -135,3 +135,20 @@ fn bad_values_name_the_setting_and_the_value() {
         assert!(matches!(err, ConfigError::Invalid { .. } | ConfigError::File { .. }));
     }
 }
+
+#[test]
+fn cache_sizes_come_from_the_environment_or_the_file() {
+    let s = Settings::load(&env(&[]), None).expect("defaults load");
+    assert_eq!((s.db_statement_cache_capacity, s.apq_cache_size), (100, 256));
+    let file = config_file(r#"{"database": {"statementCacheCapacity": 20}, "graphql": {"apqCacheSize": 0}}"#);
+    let s = Settings::load(&env(&[]), Some(file.path())).expect("file loads");
+    assert_eq!((s.db_statement_cache_capacity, s.apq_cache_size), (20, 0));
+    let s = Settings::load(
+        &env(&[("DB_STATEMENT_CACHE_CAPACITY", "7"), ("GRAPHQL_APQ_CACHE_SIZE", "9")]),
+        Some(file.path()),
+    )
+    .expect("env wins");
+    assert_eq!((s.db_statement_cache_capacity, s.apq_cache_size), (7, 9));
+    let err = Settings::load(&env(&[("DB_STATEMENT_CACHE_CAPACITY", "many")]), None).expect_err("must fail");
+    assert!(err.to_string().contains("DB_STATEMENT_CACHE_CAPACITY"), "{err}");
+}

@@ -91,7 +91,7 @@ impl Executor {
     pub async fn answer(&self, mut batch: BatchRequest) -> Answer {
         if let BatchRequest::Single(request) = &mut batch {
             // A persisted query's text first, so the plan of a hash alone is found too.
-            if let Err(err) = self.persisted.resolve(request, &self.options.limits) {
+            if let Err(err) = self.resolve_persisted(request) {
                 return Answer::Response(BatchResponse::Single(Response::from_errors(vec![err])));
             }
             if let Some(json) = self.run_compiled(request).await {
@@ -100,6 +100,13 @@ impl Executor {
             }
         }
         Answer::Response(self.execute_batch(batch).await)
+    }
+
+    /// Applies Automatic Persisted Queries to `request`, counting what happened.
+    fn resolve_persisted(&self, request: &mut Request) -> Result<(), ServerError> {
+        let requests = self.api.observer.metrics().requests();
+        self.persisted
+            .resolve_counted(request, &self.options.limits, |what| requests.persisted(what))
     }
 
     /// The persisted queries (Automatic Persisted Queries; their count is tested).
@@ -134,7 +141,7 @@ impl Executor {
     /// (recursion depth, directives, validation with its complexity and depth limits) and
     /// execution; every error in the answer carries `extensions.code`.
     pub async fn execute(&self, mut request: Request) -> Response {
-        if let Err(err) = self.persisted.resolve(&mut request, &self.options.limits) {
+        if let Err(err) = self.resolve_persisted(&mut request) {
             return Response::from_errors(vec![err]);
         }
         if let Err(err) = self.prepare(&mut request) {
@@ -199,8 +206,7 @@ impl async_graphql::Executor for Executor {
     ) -> futures::stream::BoxStream<'static, Response> {
         use futures::StreamExt;
         if let Err(err) = self
-            .persisted
-            .resolve(&mut request, &self.options.limits)
+            .resolve_persisted(&mut request)
             .and_then(|()| self.prepare(&mut request))
         {
             return futures::stream::once(async move { Response::from_errors(vec![err]) }).boxed();

@@ -256,6 +256,13 @@ pub struct RequestMetrics {
     /// GraphQL requests answered by a compiled page plan rather than the general executor
     /// (`GRAPHQL_COMPILED_PAGES`): pages of a campaign's rows with plain fields.
     pub compiled: u64,
+    /// Automatic Persisted Queries (`GRAPHQL_APQ_CACHE_SIZE`): requests sent as a hash alone
+    /// and answered from the kept text.
+    pub persisted_hits: u64,
+    /// Requests sent as a hash alone whose text was not kept (the client sends it next).
+    pub persisted_misses: u64,
+    /// Query texts registered under their hash.
+    pub persisted_registered: u64,
 }
 
 /// One entry of the slow-query log (queries slower than PERFORMANCE_LOG_THRESHOLD_MS).
@@ -436,6 +443,9 @@ impl MetricsReport {
             errors: r.errors,
             in_flight: r.in_flight,
             compiled: r.compiled,
+            persisted_hits: r.persisted_hits,
+            persisted_misses: r.persisted_misses,
+            persisted_registered: r.persisted_registered,
         }
     }
 

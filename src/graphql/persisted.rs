@@ -21,6 +21,7 @@ use super::bounded::BoundedMap;
 use super::errors::coded;
 use super::limits::{QueryLimits, check_text};
 use crate::error::code;
+use crate::metrics::requests::Persisted;
 
 /// Persisted queries kept by default (`GRAPHQL_APQ_CACHE_SIZE`).
 pub const DEFAULT_APQ_CACHE_SIZE: usize = 256;
@@ -52,6 +53,16 @@ impl PersistedQueries {
     /// so the rest of the request's path sees a plain request. A request without the
     /// extension is left as it is.
     pub fn resolve(&self, request: &mut Request, limits: &QueryLimits) -> Result<(), ServerError> {
+        self.resolve_counted(request, limits, |_| {})
+    }
+
+    /// [`PersistedQueries::resolve`], telling `count` what it did.
+    pub fn resolve_counted(
+        &self,
+        request: &mut Request,
+        limits: &QueryLimits,
+        count: impl FnOnce(Persisted),
+    ) -> Result<(), ServerError> {
         let Some(extension) = request.extensions.0.remove(EXTENSION) else {
             return Ok(());
         };
@@ -68,9 +79,13 @@ impl PersistedQueries {
             return match self.entries.get(&hash) {
                 Some(text) => {
                     request.query = text.to_string();
+                    count(Persisted::Hit);
                     Ok(())
                 }
-                None => Err(coded(NOT_FOUND_MESSAGE.to_owned(), code::NOT_FOUND)),
+                None => {
+                    count(Persisted::Miss);
+                    Err(coded(NOT_FOUND_MESSAGE.to_owned(), code::NOT_FOUND))
+                }
             };
         }
         if Sha256::digest(request.query.as_bytes()).as_slice() != hash {
@@ -84,6 +99,7 @@ impl PersistedQueries {
         check_text(&request.query, limits)?;
         if self.entries.get(&hash).is_none() {
             self.entries.insert(hash, Arc::from(request.query.as_str()));
+            count(Persisted::Registered);
         }
         Ok(())
     }

@@ -1,5 +1,5 @@
-//! HTTP requests served: a total, the ones answered with an error status, those in flight, and
-//! the GraphQL requests a compiled page plan answered.
+//! HTTP requests served: a total, the ones answered with an error status, those in flight, the
+//! GraphQL requests a compiled page plan answered, and what Automatic Persisted Queries did.
 //! Three relaxed atomics per request; readers derive throughput from successive snapshots.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +11,20 @@ pub struct RequestStats {
     finished: AtomicU64,
     errors: AtomicU64,
     compiled: AtomicU64,
+    persisted_hits: AtomicU64,
+    persisted_misses: AtomicU64,
+    persisted_registered: AtomicU64,
+}
+
+/// What the persisted-query step did with one request (`graphql::persisted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persisted {
+    /// A hash alone, answered from the text kept under it.
+    Hit,
+    /// A hash alone that is not kept (the client sends the text next).
+    Miss,
+    /// A text with its hash, kept.
+    Registered,
 }
 
 /// The counters at one moment.
@@ -24,6 +38,10 @@ pub struct RequestSnapshot {
     pub in_flight: u64,
     /// GraphQL requests answered by a compiled page plan (`graphql::compiled`).
     pub compiled: u64,
+    /// Persisted queries: hashes answered, hashes not found, texts registered.
+    pub persisted_hits: u64,
+    pub persisted_misses: u64,
+    pub persisted_registered: u64,
 }
 
 impl RequestStats {
@@ -45,6 +63,16 @@ impl RequestStats {
         self.compiled.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The persisted-query step did `what`.
+    pub fn persisted(&self, what: Persisted) {
+        let counter = match what {
+            Persisted::Hit => &self.persisted_hits,
+            Persisted::Miss => &self.persisted_misses,
+            Persisted::Registered => &self.persisted_registered,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The counters now. `finished` is read first, so `in_flight` never underflows.
     pub fn snapshot(&self) -> RequestSnapshot {
         let total = self.finished.load(Ordering::Relaxed);
@@ -55,6 +83,9 @@ impl RequestStats {
             errors,
             in_flight: started.saturating_sub(total),
             compiled: self.compiled.load(Ordering::Relaxed),
+            persisted_hits: self.persisted_hits.load(Ordering::Relaxed),
+            persisted_misses: self.persisted_misses.load(Ordering::Relaxed),
+            persisted_registered: self.persisted_registered.load(Ordering::Relaxed),
         }
     }
 }
@@ -72,6 +103,10 @@ mod tests {
         stats.finish(200);
         stats.finish(429);
         stats.compiled();
+        stats.persisted(Persisted::Miss);
+        stats.persisted(Persisted::Registered);
+        stats.persisted(Persisted::Hit);
+        stats.persisted(Persisted::Hit);
         assert_eq!(
             stats.snapshot(),
             RequestSnapshot {
@@ -79,6 +114,9 @@ mod tests {
                 errors: 1,
                 in_flight: 1,
                 compiled: 1,
+                persisted_hits: 2,
+                persisted_misses: 1,
+                persisted_registered: 1,
             }
         );
     }

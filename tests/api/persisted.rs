@@ -58,6 +58,13 @@ db_test!(
         let hash = sha256_hex(PAGE);
 
         // Unknown hash: Apollo's message (what the clients match), the contract's code.
+        let counters = app
+            .graphql("{ metrics { requests { persistedHits persistedMisses persistedRegistered } } }", json!({}))
+            .await;
+        assert_eq!(
+            counters["data"]["metrics"]["requests"],
+            json!({ "persistedHits": 0, "persistedMisses": 0, "persistedRegistered": 0 })
+        );
         let (status, text) = post(&app, json!({ "extensions": extension(&hash), "variables": variables })).await;
         assert_eq!(status, 200, "{text}");
         let refused = json(&text);
@@ -120,6 +127,16 @@ db_test!(
         )
         .await;
         assert_eq!(json(&text)["errors"][0]["message"], NOT_SUPPORTED_MESSAGE, "{text}");
+
+        // Hits: POST, GET, the DNS campaign's page, the batch's first; misses: the first
+        // request, the wrong hash alone, the batch's second; one text registered.
+        let counters = app
+            .graphql("{ metrics { requests { persistedHits persistedMisses persistedRegistered } } }", json!({}))
+            .await;
+        assert_eq!(
+            counters["data"]["metrics"]["requests"],
+            json!({ "persistedHits": 4, "persistedMisses": 3, "persistedRegistered": 1 })
+        );
         app.stop().await;
     }
 );

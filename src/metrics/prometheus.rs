@@ -47,6 +47,7 @@ pub fn render(metrics: &Metrics, pool: &PoolSnapshot, alerts: &[Alert]) -> Strin
             .map(|g| g.percent / 100.0),
         adaptive_limit: metrics.limiter().current(),
         uptime_seconds: metrics.uptime().as_secs_f64(),
+        requests: metrics.requests().snapshot(),
     };
     let mut registry = Registry::with_prefix(PREFIX);
     registry.register_collector(Box::new(scrape));
@@ -70,6 +71,7 @@ struct Scrape {
     growth_ratio: Option<f64>,
     adaptive_limit: u32,
     uptime_seconds: f64,
+    requests: super::requests::RequestSnapshot,
 }
 
 fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: f64) -> Result<(), std::fmt::Error> {
@@ -229,6 +231,43 @@ impl Collector for Scrape {
             q.rows
         })?;
 
+        // Requests (as `Query.metrics.requests`).
+        let requests = &self.requests;
+        counter(e, "http_requests", "HTTP requests answered.", requests.total)?;
+        counter(
+            e,
+            "http_request_errors",
+            "HTTP requests answered with a status of 400 or more.",
+            requests.errors,
+        )?;
+        gauge(
+            e,
+            "http_requests_in_flight",
+            "HTTP requests received and not answered yet.",
+            requests.in_flight as f64,
+        )?;
+        counter(
+            e,
+            "graphql_compiled_requests",
+            "GraphQL requests answered by a compiled page plan (GRAPHQL_COMPILED_PAGES).",
+            requests.compiled,
+        )?;
+        {
+            let mut family = e.encode_descriptor(
+                "graphql_persisted_queries",
+                "Automatic Persisted Queries by outcome: hit (a hash answered), miss (a hash not kept), registered (a text kept).",
+                None,
+                MetricType::Counter,
+            )?;
+            for (outcome, value) in [
+                ("hit", requests.persisted_hits),
+                ("miss", requests.persisted_misses),
+                ("registered", requests.persisted_registered),
+            ] {
+                ConstCounter::new(value).encode(family.encode_family(&[("outcome", outcome)])?)?;
+            }
+        }
+
         // Memory: absent where it cannot be read (off Linux) or not yet measurable (first hour),
         // rather than a misleading 0.
         if let Some(rss) = self.rss_bytes {
@@ -320,6 +359,17 @@ mod tests {
         queries.record("x.page", Duration::from_millis(30), 5, true);
         queries.record("x.page", Duration::from_millis(150), 0, false);
         queries.record("y.count", Duration::from_micros(500), 1, true);
+        let requests = metrics.requests();
+        for status in [200, 200, 404] {
+            requests.start();
+            requests.finish(status);
+        }
+        requests.start();
+        requests.compiled();
+        requests.persisted(crate::metrics::requests::Persisted::Miss);
+        requests.persisted(crate::metrics::requests::Persisted::Registered);
+        requests.persisted(crate::metrics::requests::Persisted::Hit);
+        requests.persisted(crate::metrics::requests::Persisted::Hit);
         let held = metrics.pool().acquired("x.page");
         let pool = metrics.pool().snapshot(3, 1);
         let alerts = evaluate(
@@ -380,6 +430,21 @@ mod tests {
             1.0
         );
 
+        assert_eq!(number(find(&parsed, "domainflow_http_requests_total", &[])), 3.0);
+        assert_eq!(number(find(&parsed, "domainflow_http_request_errors_total", &[])), 1.0);
+        assert_eq!(number(find(&parsed, "domainflow_http_requests_in_flight", &[])), 1.0);
+        assert_eq!(
+            number(find(&parsed, "domainflow_graphql_compiled_requests_total", &[])),
+            1.0
+        );
+        for (outcome, value) in [("hit", 2.0), ("miss", 1.0), ("registered", 1.0)] {
+            let sample = find(
+                &parsed,
+                "domainflow_graphql_persisted_queries_total",
+                &[("outcome", outcome)],
+            );
+            assert_eq!(number(sample), value, "{outcome}");
+        }
         assert_eq!(number(find(&parsed, "domainflow_pool_max_connections", &[])), 8.0);
         assert_eq!(number(find(&parsed, "domainflow_pool_open_connections", &[])), 3.0);
         assert_eq!(number(find(&parsed, "domainflow_pool_idle_connections", &[])), 1.0);

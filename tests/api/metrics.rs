@@ -158,6 +158,10 @@ db_test!(
             Some(4.0),
             "{body}"
         );
+        // The four GraphQL requests were answered before the scrape, which is itself in flight.
+        assert!(sample("domainflow_http_requests_total", &[]).is_some_and(|n| n >= 4.0), "{body}");
+        assert!(sample("domainflow_http_requests_in_flight", &[]).is_some_and(|n| n >= 1.0), "{body}");
+        assert_eq!(sample("domainflow_graphql_persisted_queries_total", &[("outcome", "hit")]), Some(0.0), "{body}");
         assert_eq!(sample("domainflow_query_slow_total", &[("query_type", "campaigns.page")]), Some(4.0));
         assert_eq!(sample("domainflow_pool_max_connections", &[]), Some(5.0));
         assert_eq!(sample("domainflow_pool_acquisitions_total", &[]), Some(4.0));

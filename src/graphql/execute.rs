@@ -63,6 +63,71 @@ pub enum Answer {
     Response(BatchResponse),
 }
 
+impl Answer {
+    /// True when this answers one request with a *request error*: the request failed before
+    /// execution began (unparseable or invalid document, variables that do not coerce, no
+    /// operation to run, a limit). Such a body has no `data` key (GraphQL spec, "Response"),
+    /// and GraphQL over HTTP answers it with 4xx under `application/graphql-response+json`.
+    pub fn is_request_error(&self) -> bool {
+        match self {
+            Answer::Json(_) | Answer::Response(BatchResponse::Batch(_)) => false,
+            Answer::Response(BatchResponse::Single(response)) => is_request_error(response),
+        }
+    }
+
+    /// The JSON body: a response object, or an array of them for a batch.
+    pub fn into_body(self) -> String {
+        match self {
+            Answer::Json(body) => body,
+            Answer::Response(BatchResponse::Single(response)) => response_body(&response),
+            Answer::Response(BatchResponse::Batch(responses)) => {
+                let mut body = String::from("[");
+                for (i, response) in responses.iter().enumerate() {
+                    if i > 0 {
+                        body.push(',');
+                    }
+                    body.push_str(&response_body(response));
+                }
+                body.push(']');
+                body
+            }
+        }
+    }
+}
+
+/// A response whose errors were all raised before execution: no data, and no error tied to a
+/// field (execution errors always carry the path of their field).
+pub fn is_request_error(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|err| err.path.is_empty())
+}
+
+/// One response as JSON; a request error without the `data` key.
+pub fn response_body(response: &Response) -> String {
+    let body = if is_request_error(response) {
+        serde_json::to_string(&RequestErrorBody {
+            errors: &response.errors,
+            extensions: &response.extensions,
+        })
+    } else {
+        serde_json::to_string(response)
+    };
+    // Serializing values we built ourselves cannot fail (string keys, finite numbers).
+    body.unwrap_or_else(|_| {
+        r#"{"errors":[{"message":"internal server error; it has been logged","extensions":{"code":"INTERNAL"}}]}"#
+            .to_owned()
+    })
+}
+
+/// The body of a request error: `errors` (and `extensions`), never `data`.
+#[derive(serde::Serialize)]
+struct RequestErrorBody<'a> {
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
+}
+
 impl Executor {
     /// An executor of `schema`, whose compiled plans share the resolvers' context `api`.
     pub fn new(schema: AppSchema, api: Arc<ApiContext>, options: ExecutorOptions) -> Self {

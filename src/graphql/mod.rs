@@ -155,6 +155,34 @@ pub fn build_schema(api: Arc<ApiContext>, limits: Limits) -> AppSchema {
     }
 }
 
+/// The schema's type system as async-graphql registers it (types, fields, arguments, input
+/// fields, interfaces): what the server's own checks of a document (overlapping fields,
+/// variable coercion, compiled plans) consult, so they can never disagree with the resolvers.
+/// Introspection types (`__Schema`, …) are not in it; `__typename` is implicit.
+pub fn schema_registry() -> async_graphql::registry::Registry {
+    use async_graphql::IntrospectionMode;
+    use async_graphql::OutputType;
+    use async_graphql::registry::Registry;
+    let mut registry = Registry {
+        types: Default::default(),
+        directives: Default::default(),
+        implements: Default::default(),
+        query_type: <QueryRoot as OutputType>::type_name().into_owned(),
+        mutation_type: None,
+        subscription_type: Some(
+            <subscription::SubscriptionRoot as async_graphql::SubscriptionType>::type_name().into_owned(),
+        ),
+        introspection_mode: IntrospectionMode::Enabled,
+        enable_federation: false,
+        federation_subscription: false,
+        ignore_name_conflicts: Default::default(),
+        enable_suggestions: true,
+    };
+    <QueryRoot as OutputType>::create_type_info(&mut registry);
+    <subscription::SubscriptionRoot as async_graphql::SubscriptionType>::create_type_info(&mut registry);
+    registry
+}
+
 /// The schema's SDL, as committed in `schema.graphql`. Needs no database.
 pub fn export_sdl() -> String {
     Schema::build(QueryRoot::default(), EmptyMutation, subscription::SubscriptionRoot)

@@ -9,37 +9,49 @@
 //! the same keyset engine and observer as the resolvers, and write the JSON straight into one
 //! buffer.
 //!
-//! Same answers, byte for byte: a document is compiled only when everything in it is known to
-//! be valid whatever the variables (known fields and arguments, literals of the right types,
-//! variables declared with exactly the argument's type and used, no duplicate response keys,
-//! no fragments or directives), and a request runs its plan only when every step succeeds —
-//! variables coerce with async-graphql's own `InputType::parse`, the complexity with these
-//! values is within the limit, the principal has the `read` scope, arguments validate and the
-//! database answers. Anything else returns `None` and the request goes to the general
-//! executor, which produces the error (so a failed request may run its database calls
-//! twice; errors are the rare path). `tests/api/compiled.rs` checks the bytes against the
-//! general executor for hundreds of generated queries on both backends.
+//! One answer per request, whichever path runs it:
+//! - A document is compiled only after the general executor has answered it without a request
+//!   error — i.e. async-graphql validated it against the schema — and only from what the
+//!   schema's registry says: every field, argument and type of the plan is looked up there and
+//!   must have exactly the GraphQL type of the Rust value the plan writes or parses (a field
+//!   renamed, retyped or given a new argument in a resolver is no longer compiled). Shapes a
+//!   plan does not cover (fragments, directives, duplicate keys, other fields) are not compiled.
+//! - A request runs its plan only after the server has coerced its variables (`variables`).
+//!   Everything a plan checks without the database — operation name, complexity, scope,
+//!   arguments, page sizes, cursors — is checked before any database work; a plan that
+//!   declines there leaves the request to the general executor, which gives the error.
+//! - Once its database work has started a plan answers itself, errors included: a failed or
+//!   timed-out statement becomes the field error the general executor would give (same
+//!   message, code, location and path, null propagated to the campaign), so no request runs
+//!   its database work twice.
+//! `tests/api/compiled.rs` compares the bytes with the general executor's for generated
+//! requests on both backends.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use async_graphql::parser::types::{
-    BaseType, DocumentOperations, ExecutableDocument, Field, OperationType, Selection, SelectionSet, Type,
-};
-use async_graphql::{ID, InputType, Name, Value, Variables};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Field, OperationType, Selection, SelectionSet};
+use async_graphql::registry::{MetaField, MetaType, Registry};
+use async_graphql::{ID, InputType, Name, OutputType, PathSegment, Pos, Positioned, Value, Variables};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::entity::{CampaignType, Timestamp, campaign, dns_validation_result, generated_domain, http_keyword_result};
-use crate::pagination::{Cursor, Page, PageArgs};
+use crate::error::ApiError;
+use crate::pagination::{Cursor, Page, PageArgs, PageWindow};
 
 use super::ApiContext;
 use super::campaign_rows::{
     self, DnsValidationResultFilter, DnsValidationResultOrder, GeneratedDomainOrder, HttpKeywordResultFilter,
     HttpKeywordResultOrder, Parent,
 };
+use super::connection::{
+    ConnectionRequest, DnsValidationResultConnection, DnsValidationResultEdge, GeneratedDomainConnection,
+    GeneratedDomainEdge, HttpKeywordResultConnection, HttpKeywordResultEdge, OrderField, PageInfo,
+};
 use super::limits::{QueryLimits, connection_cost};
 use super::node::{GlobalId, NodeType};
+use super::results::{DnsValidationResult, GeneratedDomain, HttpKeywordResult};
 
 // ---------------------------------------------------------------------------------------------
 // Plans
@@ -51,14 +63,35 @@ pub struct Plan {
     operation_name: Option<Name>,
     /// True when the document's operation is anonymous (then no name may be requested).
     anonymous: bool,
-    /// Declared variables that must be given and non-null.
-    required_variables: Vec<Name>,
-    /// `"key":` of the root field.
-    key: String,
-    root: Root,
+    /// Default values of the operation's variables.
+    defaults: Vec<(Name, Value)>,
+    root: FieldKey,
+    root_arg: Root,
     items: Vec<CampaignItem>,
     /// Length of the last answer (a capacity hint for the next one).
     answer_size: AtomicUsize,
+}
+
+/// Where a field's value goes: its response key, `"key":` as written, and its position in
+/// the document (for the locations of its errors).
+#[derive(Debug)]
+struct FieldKey {
+    name: Name,
+    json: String,
+    pos: Pos,
+}
+
+impl FieldKey {
+    fn of(field: &Positioned<Field>) -> Self {
+        let name = field.node.alias.as_ref().unwrap_or(&field.node.name).node.clone();
+        // GraphQL names need no escaping.
+        let json = format!("\"{name}\":");
+        Self {
+            name,
+            json,
+            pos: field.pos,
+        }
+    }
 }
 
 /// An argument: absent, a literal, or a variable.
@@ -69,18 +102,30 @@ enum Arg {
     Variable(Name),
 }
 
+/// The variables of a request with the operation's defaults behind them.
+struct Vars<'a> {
+    given: &'a Variables,
+    defaults: &'a [(Name, Value)],
+}
+
 impl Arg {
-    /// The argument's value for `variables`, as async-graphql hands it to `InputType::parse`.
-    fn value(&self, variables: &Variables) -> Option<Value> {
+    /// The argument's value, as async-graphql hands it to `InputType::parse` (a variable that
+    /// is neither given nor defaulted makes the argument absent).
+    fn value(&self, vars: &Vars<'_>) -> Option<Value> {
         match self {
             Arg::Absent => None,
             Arg::Literal(value) => Some(value.clone()),
-            Arg::Variable(name) => variables.get(name).cloned(),
+            Arg::Variable(name) => vars.given.get(name).cloned().or_else(|| {
+                vars.defaults
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, value)| value.clone())
+            }),
         }
     }
 
-    fn parse<T: InputType>(&self, variables: &Variables) -> Option<T> {
-        T::parse(self.value(variables)).ok()
+    fn parse<T: InputType>(&self, vars: &Vars<'_>) -> Option<T> {
+        T::parse(self.value(vars)).ok()
     }
 }
 
@@ -92,61 +137,83 @@ enum Root {
     ByDatabaseId(Arg),
 }
 
-#[derive(Debug, Clone, Copy)]
-enum CampaignField {
-    Typename,
-    Id,
-    DatabaseId,
-    Name,
-    CampaignType,
-    Status,
-    SourceCampaignDatabaseId,
-    Description,
-    TotalItems,
-    ProcessedItems,
-    ProgressPercent,
-    ErrorMessage,
-    StartedAt,
-    CompletedAt,
-    CreatedAt,
-    UpdatedAt,
-}
+/// A field of a plan's object, as the plan writes it: the name it has in the schema and the
+/// GraphQL type of the Rust value written, which the registry must confirm.
+trait PlanField: Copy + Sized {
+    fn named(name: &str) -> Option<Self>;
+    fn graphql_type(self) -> String;
 
-impl CampaignField {
-    fn named(name: &str) -> Option<Self> {
-        Some(match name {
-            "__typename" => Self::Typename,
-            "id" => Self::Id,
-            "databaseId" => Self::DatabaseId,
-            "name" => Self::Name,
-            "campaignType" => Self::CampaignType,
-            "status" => Self::Status,
-            "sourceCampaignDatabaseId" => Self::SourceCampaignDatabaseId,
-            "description" => Self::Description,
-            "totalItems" => Self::TotalItems,
-            "processedItems" => Self::ProcessedItems,
-            "progressPercent" => Self::ProgressPercent,
-            "errorMessage" => Self::ErrorMessage,
-            "startedAt" => Self::StartedAt,
-            "completedAt" => Self::CompletedAt,
-            "createdAt" => Self::CreatedAt,
-            "updatedAt" => Self::UpdatedAt,
-            _ => return None,
-        })
+    /// The field `name` of the registry's `object`, when the plan writes it with the type the
+    /// registry has for it and it takes no arguments.
+    fn resolve(object: &MetaType, name: &str) -> Option<Self> {
+        let field = Self::named(name)?;
+        let meta = object.field_by_name(name)?;
+        (meta.args.is_empty() && meta.ty == field.graphql_type()).then_some(field)
     }
 }
 
+/// Declares the fields a plan writes of one object type: variant, GraphQL name and the Rust
+/// type of the value written (whose GraphQL type the registry must have for the field).
+macro_rules! plan_fields {
+    ($enum:ident { $($variant:ident = $name:literal : $ty:ty),* $(,)? }) => {
+        #[derive(Debug, Clone, Copy)]
+        enum $enum { $($variant),* }
+
+        impl PlanField for $enum {
+            fn named(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+
+            fn graphql_type(self) -> String {
+                match self {
+                    $(Self::$variant => <$ty as OutputType>::qualified_type_name(),)*
+                }
+            }
+        }
+    };
+}
+
+plan_fields!(CampaignField {
+    Id = "id": ID,
+    DatabaseId = "databaseId": Uuid,
+    Name = "name": String,
+    CampaignType = "campaignType": crate::entity::CampaignType,
+    Status = "status": crate::entity::CampaignStatus,
+    SourceCampaignDatabaseId = "sourceCampaignDatabaseId": Option<Uuid>,
+    Description = "description": Option<String>,
+    TotalItems = "totalItems": i64,
+    ProcessedItems = "processedItems": i64,
+    ProgressPercent = "progressPercent": f64,
+    ErrorMessage = "errorMessage": Option<String>,
+    StartedAt = "startedAt": Option<DateTime<Utc>>,
+    CompletedAt = "completedAt": Option<DateTime<Utc>>,
+    CreatedAt = "createdAt": DateTime<Utc>,
+    UpdatedAt = "updatedAt": DateTime<Utc>,
+});
+
+plan_fields!(PageInfoField {
+    HasNextPage = "hasNextPage": bool,
+    HasPreviousPage = "hasPreviousPage": bool,
+    StartCursor = "startCursor": Option<String>,
+    EndCursor = "endCursor": Option<String>,
+});
+
 #[derive(Debug)]
 enum CampaignItem {
+    Typename(String),
     Field(String, CampaignField),
-    GeneratedDomains(String, ConnectionPlan<generated_domain::Model>),
-    DnsValidationResults(String, ConnectionPlan<dns_validation_result::Model>),
-    HttpKeywordResults(String, ConnectionPlan<http_keyword_result::Model>),
+    GeneratedDomains(ConnectionPlan<generated_domain::Model>),
+    DnsValidationResults(ConnectionPlan<dns_validation_result::Model>),
+    HttpKeywordResults(ConnectionPlan<http_keyword_result::Model>),
 }
 
 /// One connection field of the campaign.
 #[derive(Debug)]
 struct ConnectionPlan<M: RowNode> {
+    key: FieldKey,
     first: Arg,
     after: Arg,
     last: Arg,
@@ -162,18 +229,9 @@ struct ConnectionPlan<M: RowNode> {
 enum ConnectionItem<F> {
     Typename(String),
     TotalCount(String),
-    PageInfo(String, Vec<(String, PageInfoField)>),
+    PageInfo(String, Vec<(String, Option<PageInfoField>)>),
     Edges(String, Vec<EdgeItem<F>>),
     Nodes(String, Vec<NodeItem<F>>),
-}
-
-#[derive(Debug, Clone, Copy)]
-enum PageInfoField {
-    Typename,
-    HasNextPage,
-    HasPreviousPage,
-    StartCursor,
-    EndCursor,
 }
 
 #[derive(Debug)]
@@ -192,138 +250,17 @@ enum NodeItem<F> {
 // ---------------------------------------------------------------------------------------------
 // Compiling
 
-/// What the compiler learned about the operation's variables.
-struct VariableUse {
-    /// Declared: name, type name, non-null.
-    declared: Vec<(Name, Name, bool)>,
-    used: Vec<Name>,
-}
-
-/// The argument types a variable may be declared with, by argument.
-#[derive(Clone, Copy)]
-enum ArgType {
-    Int,
-    String,
-    Id,
-    Uuid,
-    GeneratedDomainOrder,
-    DnsValidationResultOrder,
-    DnsValidationResultFilter,
-    HttpKeywordResultOrder,
-    HttpKeywordResultFilter,
-}
-
-impl ArgType {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Int => "Int",
-            Self::String => "String",
-            Self::Id => "ID",
-            Self::Uuid => "UUID",
-            Self::GeneratedDomainOrder => "GeneratedDomainOrder",
-            Self::DnsValidationResultOrder => "DnsValidationResultOrder",
-            Self::DnsValidationResultFilter => "DnsValidationResultFilter",
-            Self::HttpKeywordResultOrder => "HttpKeywordResultOrder",
-            Self::HttpKeywordResultFilter => "HttpKeywordResultFilter",
-        }
-    }
-
-    /// The fields of an input object type and whether each may be null.
-    fn input_fields(self) -> &'static [(&'static str, bool)] {
-        match self {
-            Self::GeneratedDomainOrder | Self::DnsValidationResultOrder | Self::HttpKeywordResultOrder => {
-                &[("field", false), ("direction", false)]
-            }
-            Self::DnsValidationResultFilter => &[("validationStatus", true), ("businessStatus", true)],
-            Self::HttpKeywordResultFilter => &[("validationStatus", true)],
-            _ => &[],
-        }
-    }
-
-    /// True when a literal `value` is valid for this type as written in a document (the
-    /// GraphQL literal rules: enums as enum literals, never strings).
-    fn literal_ok(self, value: &Value, nullable: bool) -> bool {
-        match (self, value) {
-            (_, Value::Null) => nullable,
-            (Self::Int, Value::Number(n)) => n.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
-            (Self::String, Value::String(_)) => true,
-            (Self::Id, Value::String(_)) => true,
-            (Self::Id, Value::Number(n)) => n.is_i64() || n.is_u64(),
-            (Self::Uuid, Value::String(s)) => Uuid::parse_str(s).is_ok(),
-            (_, Value::Object(fields)) if !self.input_fields().is_empty() => {
-                fields.iter().all(|(name, value)| {
-                    self.input_fields()
-                        .iter()
-                        .find(|(known, _)| *known == name.as_str())
-                        .is_some_and(|(_, nullable)| match value {
-                            Value::Null => *nullable,
-                            Value::Enum(_) => true,
-                            _ => false,
-                        })
-                }) && self.parses(value)
-            }
-            _ => false,
-        }
-    }
-
-    /// True when a variable's value has only known input fields, and null only where allowed
-    /// (the checks async-graphql makes of a variable before `InputType::parse`).
-    fn variable_ok(self, value: &Value) -> bool {
-        let fields = self.input_fields();
-        if fields.is_empty() {
-            return true;
-        }
-        match value {
-            Value::Null => true,
-            Value::Object(object) => object.iter().all(|(name, value)| {
-                fields
-                    .iter()
-                    .find(|(known, _)| *known == name.as_str())
-                    .is_some_and(|(_, nullable)| match value {
-                        Value::Null => *nullable,
-                        Value::Enum(_) | Value::String(_) => true,
-                        _ => false,
-                    })
-            }),
-            _ => false,
-        }
-    }
-
-    /// True when async-graphql's own parsing accepts `value` for this type.
-    fn parses(self, value: &Value) -> bool {
-        let value = Some(value.clone());
-        match self {
-            Self::Int => Option::<i32>::parse(value).is_ok(),
-            Self::String => Option::<String>::parse(value).is_ok(),
-            Self::Id => ID::parse(value).is_ok(),
-            Self::Uuid => Uuid::parse(value).is_ok(),
-            Self::GeneratedDomainOrder => Option::<GeneratedDomainOrder>::parse(value).is_ok(),
-            Self::DnsValidationResultOrder => Option::<DnsValidationResultOrder>::parse(value).is_ok(),
-            Self::DnsValidationResultFilter => Option::<DnsValidationResultFilter>::parse(value).is_ok(),
-            Self::HttpKeywordResultOrder => Option::<HttpKeywordResultOrder>::parse(value).is_ok(),
-            Self::HttpKeywordResultFilter => Option::<HttpKeywordResultFilter>::parse(value).is_ok(),
-        }
-    }
-}
-
-/// `"key":` of a field: its alias or its name (GraphQL names need no escaping).
-fn response_key(field: &Field) -> String {
-    let name = field.alias.as_ref().unwrap_or(&field.name);
-    format!("\"{}\":", name.node)
-}
-
 /// The fields of a selection set, or None when it holds anything but plain fields without
 /// directives, or two fields with one response key.
-fn fields(set: &SelectionSet) -> Option<Vec<&Field>> {
+fn fields(set: &SelectionSet) -> Option<Vec<&Positioned<Field>>> {
     let mut fields = Vec::with_capacity(set.items.len());
     let mut keys: Vec<&str> = Vec::with_capacity(set.items.len());
     for item in &set.items {
         let Selection::Field(field) = &item.node else {
             return None;
         };
-        let field = &field.node;
-        let key = field.alias.as_ref().unwrap_or(&field.name).node.as_str();
-        if !field.directives.is_empty() || keys.contains(&key) {
+        let key = field.node.alias.as_ref().unwrap_or(&field.node.name).node.as_str();
+        if !field.node.directives.is_empty() || keys.contains(&key) {
             return None;
         }
         keys.push(key);
@@ -342,41 +279,44 @@ fn object(field: &Field) -> bool {
     field.arguments.is_empty() && !field.selection_set.node.items.is_empty()
 }
 
-impl VariableUse {
-    /// The argument `name` of `field` of type `ty` (nullable or not), or None when it is not
-    /// valid whatever the variables are.
-    fn arg(&mut self, field: &Field, name: &str, ty: ArgType, nullable: bool) -> Option<Arg> {
-        let Some((_, value)) = field.arguments.iter().find(|(n, _)| n.node.as_str() == name) else {
-            return nullable.then_some(Arg::Absent);
-        };
-        match &value.node {
-            async_graphql_value::Value::Variable(var) => {
-                let (_, declared, non_null) = self.declared.iter().find(|(n, _, _)| n == var)?;
-                // The variable's type must be the argument's (non-null where it must be).
-                if declared.as_str() != ty.name() || (!nullable && !non_null) {
-                    return None;
-                }
-                self.used.push(var.clone());
-                Some(Arg::Variable(var.clone()))
-            }
-            literal => {
-                let value = literal.clone().into_const()?;
-                ty.literal_ok(&value, nullable).then_some(Arg::Literal(value))
-            }
-        }
-    }
+/// `"key":` of a field.
+fn json_key(field: &Field) -> String {
+    format!("\"{}\":", field.alias.as_ref().unwrap_or(&field.name).node)
+}
 
-    /// Checks the arguments of `field` are exactly among `known`, each once.
-    fn only_args(field: &Field, known: &[&str]) -> bool {
-        field.arguments.iter().enumerate().all(|(i, (name, _))| {
-            known.contains(&name.node.as_str()) && !field.arguments[..i].iter().any(|(n, _)| n.node == name.node)
-        })
+/// The argument `name` of `field` (literal or variable; validation has checked its type).
+fn arg(field: &Field, name: &str) -> Arg {
+    match field.get_argument(name).map(|value| &value.node) {
+        None => Arg::Absent,
+        Some(async_graphql_value::Value::Variable(var)) => Arg::Variable(var.clone()),
+        Some(literal) => literal.clone().into_const().map_or(Arg::Absent, Arg::Literal),
     }
 }
 
-/// Compiles `document` into a plan, or None when the general executor must answer it.
-/// `limits` are the executor's (fixed for its life); the depth checked here is conservative.
-pub fn compile(document: &ExecutableDocument, limits: &QueryLimits) -> Option<Plan> {
+/// True when the registry's `meta` takes exactly the arguments `expected` (name, Rust type of
+/// what the plan parses it into, as a GraphQL type), and the document passes no others.
+fn takes_exactly(meta: &MetaField, field: &Field, expected: &[(&str, String)]) -> bool {
+    meta.args.len() == expected.len()
+        && expected
+            .iter()
+            .all(|(name, ty)| meta.args.get(*name).is_some_and(|arg| arg.ty == *ty))
+        && field
+            .arguments
+            .iter()
+            .all(|(name, _)| expected.iter().any(|(known, _)| *known == name.node.as_str()))
+}
+
+/// The registry's object type `name`.
+fn object_type<'r>(registry: &'r Registry, name: &str) -> Option<&'r MetaType> {
+    registry
+        .types
+        .get(name)
+        .filter(|meta| matches!(meta, MetaType::Object { .. }))
+}
+
+/// Compiles `document` into a plan, or None when the general executor must answer it. The
+/// document has passed validation; `limits` are the executor's (fixed for its life).
+pub fn compile(document: &ExecutableDocument, limits: &QueryLimits, registry: &Registry) -> Option<Plan> {
     if !document.fragments.is_empty() {
         return None;
     }
@@ -391,31 +331,15 @@ pub fn compile(document: &ExecutableDocument, limits: &QueryLimits) -> Option<Pl
     if operation.ty != OperationType::Query || !operation.directives.is_empty() {
         return None;
     }
-    let mut variables = VariableUse {
-        declared: Vec::new(),
-        used: Vec::new(),
-    };
-    let mut required_variables = Vec::new();
+    let mut defaults = Vec::new();
     for definition in &operation.variable_definitions {
         let definition = &definition.node;
-        let Type {
-            base: BaseType::Named(type_name),
-            nullable,
-        } = &definition.var_type.node
-        else {
-            return None;
-        };
-        let name = definition.name.node.clone();
-        if definition.default_value.is_some()
-            || !definition.directives.is_empty()
-            || variables.declared.iter().any(|(n, _, _)| *n == name)
-        {
+        if !definition.directives.is_empty() {
             return None;
         }
-        if !nullable {
-            required_variables.push(name.clone());
+        if let Some(default) = &definition.default_value {
+            defaults.push((definition.name.node.clone(), default.node.clone()));
         }
-        variables.declared.push((name, type_name.clone(), !nullable));
     }
     // Depth: the plan's deepest field is at most 5 (campaign › connection › edges › node ›
     // field); one below the limit keeps clear of any difference in how depth is counted.
@@ -426,139 +350,118 @@ pub fn compile(document: &ExecutableDocument, limits: &QueryLimits) -> Option<Pl
     let [root] = roots.as_slice() else {
         return None;
     };
-    let root_arg = match root.name.node.as_str() {
-        "campaign" if VariableUse::only_args(root, &["id"]) => {
-            Root::ById(variables.arg(root, "id", ArgType::Id, false)?)
-        }
-        "campaignByDatabaseId" if VariableUse::only_args(root, &["databaseId"]) => {
-            Root::ByDatabaseId(variables.arg(root, "databaseId", ArgType::Uuid, false)?)
-        }
+    let query = object_type(registry, &registry.query_type)?;
+    let root_meta = query.field_by_name(root.node.name.node.as_str())?;
+    let (argument, root_arg, argument_type) = match root.node.name.node.as_str() {
+        "campaign" => ("id", Root::ById(arg(&root.node, "id")), <ID as InputType>::qualified_type_name()),
+        "campaignByDatabaseId" => (
+            "databaseId",
+            Root::ByDatabaseId(arg(&root.node, "databaseId")),
+            <Uuid as InputType>::qualified_type_name(),
+        ),
         _ => return None,
     };
-    if root.selection_set.node.items.is_empty() {
+    if root_meta.ty != <Option<super::campaign::Campaign> as OutputType>::qualified_type_name()
+        || !takes_exactly(root_meta, &root.node, &[(argument, argument_type)])
+        || root.node.selection_set.node.items.is_empty()
+    {
         return None;
     }
+    let campaign = object_type(registry, &<super::campaign::Campaign as OutputType>::type_name())?;
     let mut items = Vec::new();
-    for field in fields(&root.selection_set.node)? {
-        let key = response_key(field);
-        let item = match field.name.node.as_str() {
-            "generatedDomains" => CampaignItem::GeneratedDomains(
-                key,
-                connection(field, &mut variables, ArgType::GeneratedDomainOrder, None)?,
-            ),
-            "dnsValidationResults" => CampaignItem::DnsValidationResults(
-                key,
-                connection(
-                    field,
-                    &mut variables,
-                    ArgType::DnsValidationResultOrder,
-                    Some(ArgType::DnsValidationResultFilter),
-                )?,
-            ),
-            "httpKeywordResults" => CampaignItem::HttpKeywordResults(
-                key,
-                connection(
-                    field,
-                    &mut variables,
-                    ArgType::HttpKeywordResultOrder,
-                    Some(ArgType::HttpKeywordResultFilter),
-                )?,
-            ),
-            name if leaf(field) => CampaignItem::Field(key, CampaignField::named(name)?),
+    for field in fields(&root.node.selection_set.node)? {
+        let name = field.node.name.node.as_str();
+        let item = match name {
+            "__typename" if leaf(&field.node) => CampaignItem::Typename(json_key(&field.node)),
+            "generatedDomains" => CampaignItem::GeneratedDomains(connection(registry, campaign, field)?),
+            "dnsValidationResults" => CampaignItem::DnsValidationResults(connection(registry, campaign, field)?),
+            "httpKeywordResults" => CampaignItem::HttpKeywordResults(connection(registry, campaign, field)?),
+            _ if leaf(&field.node) => CampaignItem::Field(json_key(&field.node), CampaignField::resolve(campaign, name)?),
             _ => return None,
         };
         items.push(item);
     }
-    // Every declared variable is used (GraphQL's NoUnusedVariables).
-    if !variables
-        .declared
-        .iter()
-        .all(|(name, _, _)| variables.used.contains(name))
-    {
-        return None;
-    }
     Some(Plan {
         operation_name,
         anonymous,
-        required_variables,
-        key: response_key(root),
-        root: root_arg,
+        defaults,
+        root: FieldKey::of(root),
+        root_arg,
         items,
         answer_size: AtomicUsize::new(16 * 1024),
     })
 }
 
-fn connection<M: RowNode>(
-    field: &Field,
-    variables: &mut VariableUse,
-    order: ArgType,
-    filter: Option<ArgType>,
-) -> Option<ConnectionPlan<M>> {
-    let known: &[&str] = if filter.is_some() {
-        &["first", "after", "last", "before", "orderBy", "filter"]
-    } else {
-        &["first", "after", "last", "before", "orderBy"]
-    };
-    if !VariableUse::only_args(field, known) || field.selection_set.node.items.is_empty() {
+/// The connection field `field` of the campaign, for row type `M`.
+fn connection<M: RowNode>(registry: &Registry, campaign: &MetaType, field: &Positioned<Field>) -> Option<ConnectionPlan<M>> {
+    let meta = campaign.field_by_name(field.node.name.node.as_str())?;
+    if meta.ty != <M::Connection as OutputType>::qualified_type_name()
+        || !takes_exactly(meta, &field.node, &M::arguments())
+        || field.node.selection_set.node.items.is_empty()
+    {
         return None;
     }
-    let plan_filter = match filter {
-        Some(ty) => variables.arg(field, "filter", ty, true)?,
-        None => Arg::Absent,
+    let connection_type = object_type(registry, &<M::Connection as OutputType>::type_name())?;
+    let page_info_type = object_type(registry, &<PageInfo as OutputType>::type_name())?;
+    let edge_type = object_type(registry, &<M::Edge as OutputType>::type_name())?;
+    let node_type = object_type(registry, &<M::Node as OutputType>::type_name())?;
+    // The structure the plan writes, as the registry must have it.
+    let typed = |object: &MetaType, name: &str, ty: String| {
+        object
+            .field_by_name(name)
+            .is_some_and(|meta| meta.args.is_empty() && meta.ty == ty)
     };
+    let node = &field.node;
     let mut plan = ConnectionPlan {
-        first: variables.arg(field, "first", ArgType::Int, true)?,
-        after: variables.arg(field, "after", ArgType::String, true)?,
-        last: variables.arg(field, "last", ArgType::Int, true)?,
-        before: variables.arg(field, "before", ArgType::String, true)?,
-        order_by: variables.arg(field, "orderBy", order, true)?,
-        filter: plan_filter,
+        key: FieldKey::of(field),
+        first: arg(node, "first"),
+        after: arg(node, "after"),
+        last: arg(node, "last"),
+        before: arg(node, "before"),
+        order_by: arg(node, "orderBy"),
+        filter: arg(node, "filter"),
         child_complexity: 0,
         items: Vec::new(),
     };
     // async-graphql's complexity: 1 per field plus its children's (connections use
     // `connection_cost` at run time, with the page size).
     let mut complexity = 0usize;
-    for item in fields(&field.selection_set.node)? {
-        let key = response_key(item);
+    for item in fields(&node.selection_set.node)? {
+        let item = &item.node;
+        let key = json_key(item);
         let compiled = match item.name.node.as_str() {
-            "__typename" if leaf(item) => {
-                complexity += 1;
-                ConnectionItem::Typename(key)
-            }
-            "totalCount" if leaf(item) => {
-                complexity += 1;
+            "__typename" if leaf(item) => ConnectionItem::Typename(key),
+            "totalCount" if leaf(item) && typed(connection_type, "totalCount", <i64 as OutputType>::qualified_type_name()) => {
                 ConnectionItem::TotalCount(key)
             }
-            "pageInfo" if object(item) => {
+            "pageInfo" if object(item) && typed(connection_type, "pageInfo", <PageInfo as OutputType>::qualified_type_name()) => {
                 let mut page_info = Vec::new();
                 for info in fields(&item.selection_set.node)? {
+                    let info = &info.node;
                     if !leaf(info) {
                         return None;
                     }
                     let field = match info.name.node.as_str() {
-                        "__typename" => PageInfoField::Typename,
-                        "hasNextPage" => PageInfoField::HasNextPage,
-                        "hasPreviousPage" => PageInfoField::HasPreviousPage,
-                        "startCursor" => PageInfoField::StartCursor,
-                        "endCursor" => PageInfoField::EndCursor,
-                        _ => return None,
+                        "__typename" => None,
+                        name => Some(PageInfoField::resolve(page_info_type, name)?),
                     };
-                    page_info.push((response_key(info), field));
+                    page_info.push((json_key(info), field));
                 }
-                complexity += 1 + page_info.len();
+                complexity += page_info.len();
                 ConnectionItem::PageInfo(key, page_info)
             }
-            "edges" if object(item) => {
+            "edges" if object(item) && typed(connection_type, "edges", <Vec<M::Edge> as OutputType>::qualified_type_name()) => {
                 let mut edge = Vec::new();
-                complexity += 1;
                 for part in fields(&item.selection_set.node)? {
-                    let part_key = response_key(part);
+                    let part = &part.node;
+                    let part_key = json_key(part);
                     match part.name.node.as_str() {
                         "__typename" if leaf(part) => edge.push(EdgeItem::Typename(part_key)),
-                        "cursor" if leaf(part) => edge.push(EdgeItem::Cursor(part_key)),
-                        "node" if object(part) => {
-                            let node = node_items::<M>(part)?;
+                        "cursor" if leaf(part) && typed(edge_type, "cursor", <String as OutputType>::qualified_type_name()) => {
+                            edge.push(EdgeItem::Cursor(part_key))
+                        }
+                        "node" if object(part) && typed(edge_type, "node", <M::Node as OutputType>::qualified_type_name()) => {
+                            let node = node_items::<M>(node_type, part)?;
                             complexity += node.len();
                             edge.push(EdgeItem::Node(part_key, node));
                         }
@@ -568,30 +471,32 @@ fn connection<M: RowNode>(
                 }
                 ConnectionItem::Edges(key, edge)
             }
-            "nodes" if object(item) => {
-                let node = node_items::<M>(item)?;
-                complexity += 1 + node.len();
+            "nodes" if object(item) && typed(connection_type, "nodes", <Vec<M::Node> as OutputType>::qualified_type_name()) => {
+                let node = node_items::<M>(node_type, item)?;
+                complexity += node.len();
                 ConnectionItem::Nodes(key, node)
             }
             _ => return None,
         };
+        complexity += 1;
         plan.items.push(compiled);
     }
     plan.child_complexity = complexity;
     Some(plan)
 }
 
-fn node_items<M: RowNode>(field: &Field) -> Option<Vec<NodeItem<M::Field>>> {
+fn node_items<M: RowNode>(node_type: &MetaType, field: &Field) -> Option<Vec<NodeItem<M::Field>>> {
     fields(&field.selection_set.node)?
         .into_iter()
         .map(|item| {
+            let item = &item.node;
             if !leaf(item) {
                 return None;
             }
-            let key = response_key(item);
+            let key = json_key(item);
             match item.name.node.as_str() {
                 "__typename" => Some(NodeItem::Typename(key)),
-                name => M::field(name).map(|field| NodeItem::Field(key, field)),
+                name => M::Field::resolve(node_type, name).map(|field| NodeItem::Field(key, field)),
             }
         })
         .collect()
@@ -754,59 +659,91 @@ fn push_digits(out: &mut String, value: u32, width: usize) {
     out.extend(&buf[..width]);
 }
 
+
 /// A row type a compiled connection can write.
 trait RowNode: crate::entity::DecodeRow + Send + Sync + Sized + 'static {
-    /// The node's fields, as the compiler resolves them by name.
-    type Field: Copy + std::fmt::Debug + Send + Sync;
-    /// GraphQL type names: connection, edge, node.
-    const TYPENAMES: (&'static str, &'static str, &'static str);
-    fn field(name: &str) -> Option<Self::Field>;
+    /// The node's fields the plan writes.
+    type Field: PlanField + std::fmt::Debug + Send + Sync;
+    /// The GraphQL types of the connection, its edges and its nodes.
+    type Connection: OutputType;
+    type Edge: OutputType;
+    type Node: OutputType;
+    type Table: sea_orm::EntityTrait<Model = Self>;
+    type Order: OrderField<Self::Table>;
+    /// The campaign type whose rows these are.
+    const CAMPAIGN_TYPE: CampaignType;
+
+    /// The connection field's arguments: name and the GraphQL type of what the plan parses.
+    fn arguments() -> Vec<(&'static str, String)>;
+
+    /// The connection request for `parent` with the plan's ordering and filter arguments.
+    fn request(
+        parent: Parent,
+        plan: &ConnectionPlan<Self>,
+        vars: &Vars<'_>,
+        with_total: bool,
+    ) -> Option<ConnectionRequest<Self::Table, Self::Order>>;
+
     fn write(&self, field: Self::Field, out: &mut Out);
 }
 
-macro_rules! node_fields {
-    ($enum:ident { $($variant:ident = $name:literal),* $(,)? }) => {
-        #[derive(Debug, Clone, Copy)]
-        enum $enum { $($variant),* }
-
-        impl $enum {
-            fn named(name: &str) -> Option<Self> {
-                match name {
-                    $($name => Some(Self::$variant),)*
-                    _ => None,
-                }
-            }
-        }
-    };
+/// The arguments every row connection takes (first, after, last, before, orderBy) plus its
+/// filter, typed as the plan parses them.
+fn page_arguments<O: InputType>(filter: Option<String>) -> Vec<(&'static str, String)> {
+    let mut arguments = vec![
+        ("first", <Option<i32> as InputType>::qualified_type_name()),
+        ("after", <Option<String> as InputType>::qualified_type_name()),
+        ("last", <Option<i32> as InputType>::qualified_type_name()),
+        ("before", <Option<String> as InputType>::qualified_type_name()),
+        ("orderBy", <Option<O> as InputType>::qualified_type_name()),
+    ];
+    arguments.extend(filter.map(|filter| ("filter", filter)));
+    arguments
 }
 
-node_fields!(GeneratedField {
-    Id = "id",
-    DatabaseId = "databaseId",
-    CampaignDatabaseId = "campaignDatabaseId",
-    DomainName = "domainName",
-    OffsetIndex = "offsetIndex",
-    Tld = "tld",
-    SourceKeyword = "sourceKeyword",
-    SourcePattern = "sourcePattern",
-    GeneratedAt = "generatedAt",
-    CreatedAt = "createdAt",
+plan_fields!(GeneratedField {
+    Id = "id": ID,
+    DatabaseId = "databaseId": Uuid,
+    CampaignDatabaseId = "campaignDatabaseId": Uuid,
+    DomainName = "domainName": String,
+    OffsetIndex = "offsetIndex": i64,
+    Tld = "tld": Option<String>,
+    SourceKeyword = "sourceKeyword": Option<String>,
+    SourcePattern = "sourcePattern": Option<String>,
+    GeneratedAt = "generatedAt": DateTime<Utc>,
+    CreatedAt = "createdAt": DateTime<Utc>,
 });
 
 impl RowNode for generated_domain::Model {
     type Field = GeneratedField;
-    const TYPENAMES: (&'static str, &'static str, &'static str) =
-        ("GeneratedDomainConnection", "GeneratedDomainEdge", "GeneratedDomain");
+    type Connection = GeneratedDomainConnection;
+    type Edge = GeneratedDomainEdge;
+    type Node = GeneratedDomain;
+    type Table = generated_domain::Entity;
+    type Order = campaign_rows::GeneratedDomainOrderField;
+    const CAMPAIGN_TYPE: CampaignType = CampaignType::DomainGeneration;
 
-    fn field(name: &str) -> Option<GeneratedField> {
-        GeneratedField::named(name)
+    fn arguments() -> Vec<(&'static str, String)> {
+        page_arguments::<GeneratedDomainOrder>(None)
+    }
+
+    fn request(
+        parent: Parent,
+        plan: &ConnectionPlan<Self>,
+        vars: &Vars<'_>,
+        with_total: bool,
+    ) -> Option<ConnectionRequest<Self::Table, Self::Order>> {
+        let order = plan.order_by.parse::<Option<GeneratedDomainOrder>>(vars)?;
+        Some(campaign_rows::generated_domains(parent, order.unwrap_or_default(), with_total))
     }
 
     fn write(&self, field: GeneratedField, out: &mut Out) {
         match field {
-            GeneratedField::Id => {
-                out.str(&GlobalId::row(NodeType::GeneratedDomain, self.domain_generation_campaign_id, self.id).encode())
-            }
+            GeneratedField::Id => out.global_id(GlobalId::row(
+                NodeType::GeneratedDomain,
+                self.domain_generation_campaign_id,
+                self.id,
+            )),
             GeneratedField::DatabaseId => out.uuid(self.id),
             GeneratedField::CampaignDatabaseId => out.uuid(self.domain_generation_campaign_id),
             GeneratedField::DomainName => out.str(&self.domain_name),
@@ -820,30 +757,49 @@ impl RowNode for generated_domain::Model {
     }
 }
 
-node_fields!(DnsField {
-    Id = "id",
-    DatabaseId = "databaseId",
-    CampaignDatabaseId = "campaignDatabaseId",
-    GeneratedDomainDatabaseId = "generatedDomainDatabaseId",
-    DomainName = "domainName",
-    ValidationStatus = "validationStatus",
-    BusinessStatus = "businessStatus",
-    DnsRecords = "dnsRecords",
-    Attempts = "attempts",
-    LastCheckedAt = "lastCheckedAt",
-    CreatedAt = "createdAt",
+plan_fields!(DnsField {
+    Id = "id": ID,
+    DatabaseId = "databaseId": Uuid,
+    CampaignDatabaseId = "campaignDatabaseId": Uuid,
+    GeneratedDomainDatabaseId = "generatedDomainDatabaseId": Option<Uuid>,
+    DomainName = "domainName": String,
+    ValidationStatus = "validationStatus": crate::entity::ValidationStatus,
+    BusinessStatus = "businessStatus": Option<crate::entity::BusinessStatus>,
+    DnsRecords = "dnsRecords": Option<async_graphql::Json<serde_json::Value>>,
+    Attempts = "attempts": i32,
+    LastCheckedAt = "lastCheckedAt": Option<DateTime<Utc>>,
+    CreatedAt = "createdAt": DateTime<Utc>,
 });
 
 impl RowNode for dns_validation_result::Model {
     type Field = DnsField;
-    const TYPENAMES: (&'static str, &'static str, &'static str) = (
-        "DnsValidationResultConnection",
-        "DnsValidationResultEdge",
-        "DnsValidationResult",
-    );
+    type Connection = DnsValidationResultConnection;
+    type Edge = DnsValidationResultEdge;
+    type Node = DnsValidationResult;
+    type Table = dns_validation_result::Entity;
+    type Order = campaign_rows::DnsValidationResultOrderField;
+    const CAMPAIGN_TYPE: CampaignType = CampaignType::DnsValidation;
 
-    fn field(name: &str) -> Option<DnsField> {
-        DnsField::named(name)
+    fn arguments() -> Vec<(&'static str, String)> {
+        page_arguments::<DnsValidationResultOrder>(Some(
+            <Option<DnsValidationResultFilter> as InputType>::qualified_type_name(),
+        ))
+    }
+
+    fn request(
+        parent: Parent,
+        plan: &ConnectionPlan<Self>,
+        vars: &Vars<'_>,
+        with_total: bool,
+    ) -> Option<ConnectionRequest<Self::Table, Self::Order>> {
+        let order = plan.order_by.parse::<Option<DnsValidationResultOrder>>(vars)?;
+        let filter = plan.filter.parse::<Option<DnsValidationResultFilter>>(vars)?;
+        Some(campaign_rows::dns_validation_results(
+            parent,
+            order.unwrap_or_default(),
+            &filter.unwrap_or_default(),
+            with_total,
+        ))
     }
 
     fn write(&self, field: DnsField, out: &mut Out) {
@@ -870,33 +826,52 @@ impl RowNode for dns_validation_result::Model {
     }
 }
 
-node_fields!(HttpField {
-    Id = "id",
-    DatabaseId = "databaseId",
-    CampaignDatabaseId = "campaignDatabaseId",
-    DnsResultDatabaseId = "dnsResultDatabaseId",
-    DomainName = "domainName",
-    ValidationStatus = "validationStatus",
-    HttpStatusCode = "httpStatusCode",
-    PageTitle = "pageTitle",
-    ContentSnippet = "contentSnippet",
-    FoundKeywords = "foundKeywords",
-    ContentHash = "contentHash",
-    Attempts = "attempts",
-    LastCheckedAt = "lastCheckedAt",
-    CreatedAt = "createdAt",
+plan_fields!(HttpField {
+    Id = "id": ID,
+    DatabaseId = "databaseId": Uuid,
+    CampaignDatabaseId = "campaignDatabaseId": Uuid,
+    DnsResultDatabaseId = "dnsResultDatabaseId": Option<Uuid>,
+    DomainName = "domainName": String,
+    ValidationStatus = "validationStatus": crate::entity::ValidationStatus,
+    HttpStatusCode = "httpStatusCode": Option<i32>,
+    PageTitle = "pageTitle": Option<String>,
+    ContentSnippet = "contentSnippet": Option<String>,
+    FoundKeywords = "foundKeywords": Option<async_graphql::Json<serde_json::Value>>,
+    ContentHash = "contentHash": Option<String>,
+    Attempts = "attempts": i32,
+    LastCheckedAt = "lastCheckedAt": Option<DateTime<Utc>>,
+    CreatedAt = "createdAt": DateTime<Utc>,
 });
 
 impl RowNode for http_keyword_result::Model {
     type Field = HttpField;
-    const TYPENAMES: (&'static str, &'static str, &'static str) = (
-        "HttpKeywordResultConnection",
-        "HttpKeywordResultEdge",
-        "HttpKeywordResult",
-    );
+    type Connection = HttpKeywordResultConnection;
+    type Edge = HttpKeywordResultEdge;
+    type Node = HttpKeywordResult;
+    type Table = http_keyword_result::Entity;
+    type Order = campaign_rows::HttpKeywordResultOrderField;
+    const CAMPAIGN_TYPE: CampaignType = CampaignType::HttpKeywordValidation;
 
-    fn field(name: &str) -> Option<HttpField> {
-        HttpField::named(name)
+    fn arguments() -> Vec<(&'static str, String)> {
+        page_arguments::<HttpKeywordResultOrder>(Some(
+            <Option<HttpKeywordResultFilter> as InputType>::qualified_type_name(),
+        ))
+    }
+
+    fn request(
+        parent: Parent,
+        plan: &ConnectionPlan<Self>,
+        vars: &Vars<'_>,
+        with_total: bool,
+    ) -> Option<ConnectionRequest<Self::Table, Self::Order>> {
+        let order = plan.order_by.parse::<Option<HttpKeywordResultOrder>>(vars)?;
+        let filter = plan.filter.parse::<Option<HttpKeywordResultFilter>>(vars)?;
+        Some(campaign_rows::http_keyword_results(
+            parent,
+            order.unwrap_or_default(),
+            filter.unwrap_or_default(),
+            with_total,
+        ))
     }
 
     fn write(&self, field: HttpField, out: &mut Out) {
@@ -923,24 +898,27 @@ impl RowNode for http_keyword_result::Model {
     }
 }
 
-/// A connection's page once fetched.
-struct Fetched<M> {
-    page: Page<M>,
+/// What a plan answers: the JSON it wrote, or — when the database failed it after it had
+/// started — the response the general executor would give, to be completed and serialized
+/// the same way.
+pub enum PlanAnswer {
+    Json(String),
+    Response(async_graphql::Response),
 }
 
 impl<M: RowNode> ConnectionPlan<M> {
-    fn page_args(&self, variables: &Variables) -> Option<PageArgs> {
+    fn page_args(&self, vars: &Vars<'_>) -> Option<PageArgs> {
         Some(PageArgs {
-            first: self.first.parse(variables)?,
-            after: self.after.parse(variables)?,
-            last: self.last.parse(variables)?,
-            before: self.before.parse(variables)?,
+            first: self.first.parse(vars)?,
+            after: self.after.parse(vars)?,
+            last: self.last.parse(vars)?,
+            before: self.before.parse(vars)?,
         })
     }
 
-    fn complexity(&self, variables: &Variables) -> Option<usize> {
-        let first: Option<i32> = self.first.parse(variables)?;
-        let last: Option<i32> = self.last.parse(variables)?;
+    fn complexity(&self, vars: &Vars<'_>) -> Option<usize> {
+        let first: Option<i32> = self.first.parse(vars)?;
+        let last: Option<i32> = self.last.parse(vars)?;
         Some(connection_cost(first, last, self.child_complexity))
     }
 
@@ -950,9 +928,24 @@ impl<M: RowNode> ConnectionPlan<M> {
             .any(|item| matches!(item, ConnectionItem::TotalCount(_)))
     }
 
-    fn write(&self, fetched: &Fetched<M>, out: &mut Out) {
-        let page = &fetched.page;
-        let (connection_type, edge_type, node_type) = M::TYPENAMES;
+    /// The request and its validated window for the campaign `id`, checked without the
+    /// database; None when an argument is refused (the general executor then says why).
+    fn prepare(&self, api: &ApiContext, id: Uuid, vars: &Vars<'_>) -> Option<Prepared<M>> {
+        let parent = Parent {
+            id,
+            campaign_type: M::CAMPAIGN_TYPE,
+        };
+        let request = M::request(parent, self, vars, self.wants_total())?;
+        let window = request.window(api, &self.page_args(vars)?).ok()?;
+        Some(Prepared { request, window })
+    }
+
+    fn write(&self, page: &Page<M>, out: &mut Out) {
+        let (connection_type, edge_type, node_type) = (
+            <M::Connection as OutputType>::type_name(),
+            <M::Edge as OutputType>::type_name(),
+            <M::Node as OutputType>::type_name(),
+        );
         out.raw("{");
         for (i, item) in self.items.iter().enumerate() {
             if i > 0 {
@@ -961,7 +954,7 @@ impl<M: RowNode> ConnectionPlan<M> {
             match item {
                 ConnectionItem::Typename(key) => {
                     out.raw(key);
-                    out.str(connection_type);
+                    out.str(&connection_type);
                 }
                 ConnectionItem::TotalCount(key) => {
                     out.raw(key);
@@ -979,14 +972,14 @@ impl<M: RowNode> ConnectionPlan<M> {
                         }
                         out.raw(key);
                         match field {
-                            PageInfoField::Typename => out.str("PageInfo"),
-                            PageInfoField::HasNextPage => out.bool(page.has_next_page),
-                            PageInfoField::HasPreviousPage => out.bool(page.has_previous_page),
-                            PageInfoField::StartCursor => match page.rows.first() {
+                            None => out.str(&<PageInfo as OutputType>::type_name()),
+                            Some(PageInfoField::HasNextPage) => out.bool(page.has_next_page),
+                            Some(PageInfoField::HasPreviousPage) => out.bool(page.has_previous_page),
+                            Some(PageInfoField::StartCursor) => match page.rows.first() {
                                 Some((_, cursor)) => out.cursor(cursor),
                                 None => out.raw("null"),
                             },
-                            PageInfoField::EndCursor => match page.rows.last() {
+                            Some(PageInfoField::EndCursor) => match page.rows.last() {
                                 Some((_, cursor)) => out.cursor(cursor),
                                 None => out.raw("null"),
                             },
@@ -1009,7 +1002,7 @@ impl<M: RowNode> ConnectionPlan<M> {
                             match part {
                                 EdgeItem::Typename(key) => {
                                     out.raw(key);
-                                    out.str(edge_type);
+                                    out.str(&edge_type);
                                 }
                                 EdgeItem::Cursor(key) => {
                                     out.raw(key);
@@ -1017,7 +1010,7 @@ impl<M: RowNode> ConnectionPlan<M> {
                                 }
                                 EdgeItem::Node(key, fields) => {
                                     out.raw(key);
-                                    write_node(model, fields, node_type, out);
+                                    write_node(model, fields, &node_type, out);
                                 }
                             }
                         }
@@ -1032,7 +1025,7 @@ impl<M: RowNode> ConnectionPlan<M> {
                         if row > 0 {
                             out.raw(",");
                         }
-                        write_node(model, fields, node_type, out);
+                        write_node(model, fields, &node_type, out);
                     }
                     out.raw("]");
                 }
@@ -1064,7 +1057,6 @@ fn write_node<M: RowNode>(model: &M, fields: &[NodeItem<M::Field>], typename: &s
 
 fn write_campaign_field(campaign: &campaign::Model, field: CampaignField, out: &mut Out) {
     match field {
-        CampaignField::Typename => out.str("Campaign"),
         CampaignField::Id => out.global_id(GlobalId::campaign(campaign.id)),
         CampaignField::DatabaseId => out.uuid(campaign.id),
         CampaignField::Name => out.str(&campaign.name),
@@ -1094,224 +1086,322 @@ fn write_campaign_field(campaign: &campaign::Model, field: CampaignField, out: &
     }
 }
 
-/// A fetched connection of the campaign, in the plan's order.
-enum FetchedItem {
-    Generated(Fetched<generated_domain::Model>),
-    Dns(Fetched<dns_validation_result::Model>),
-    Http(Fetched<http_keyword_result::Model>),
-    None,
+/// A connection's request with its validated page window, ready to fetch.
+struct Prepared<M: RowNode> {
+    request: ConnectionRequest<M::Table, M::Order>,
+    window: PageWindow,
 }
 
-impl FetchedItem {
+impl<M: RowNode> Prepared<M> {
+    /// Fetches the page; a campaign of another type has an empty connection (no SQL).
+    async fn fetch(self, api: &ApiContext, campaign_type: CampaignType) -> crate::error::Result<Page<M>> {
+        let mut request = self.request;
+        request.applicable = campaign_type == M::CAMPAIGN_TYPE;
+        request.fetch_window(api, &self.window).await
+    }
+
+    /// Fetches the page together with the campaign's type (the guard column).
+    async fn fetch_guarded(self, api: &ApiContext, id: Uuid) -> crate::error::Result<Page<M>> {
+        let mut request = self.request;
+        request.guard = Some(campaign_rows::campaign_type_guard(id));
+        request.fetch_window(api, &self.window).await
+    }
+}
+
+/// A connection of the campaign, prepared, then fetched (or failed).
+enum Connection {
+    Generated(Prepared<generated_domain::Model>),
+    Dns(Prepared<dns_validation_result::Model>),
+    Http(Prepared<http_keyword_result::Model>),
+}
+
+enum Fetched {
+    Generated(Page<generated_domain::Model>),
+    Dns(Page<dns_validation_result::Model>),
+    Http(Page<http_keyword_result::Model>),
+}
+
+impl Connection {
+    async fn fetch(self, api: &ApiContext, campaign_type: CampaignType) -> crate::error::Result<Fetched> {
+        Ok(match self {
+            Connection::Generated(prepared) => Fetched::Generated(prepared.fetch(api, campaign_type).await?),
+            Connection::Dns(prepared) => Fetched::Dns(prepared.fetch(api, campaign_type).await?),
+            Connection::Http(prepared) => Fetched::Http(prepared.fetch(api, campaign_type).await?),
+        })
+    }
+
+    async fn fetch_guarded(self, api: &ApiContext, id: Uuid) -> crate::error::Result<Fetched> {
+        Ok(match self {
+            Connection::Generated(prepared) => Fetched::Generated(prepared.fetch_guarded(api, id).await?),
+            Connection::Dns(prepared) => Fetched::Dns(prepared.fetch_guarded(api, id).await?),
+            Connection::Http(prepared) => Fetched::Http(prepared.fetch_guarded(api, id).await?),
+        })
+    }
+
+    fn campaign_type(&self) -> CampaignType {
+        match self {
+            Connection::Generated(_) => CampaignType::DomainGeneration,
+            Connection::Dns(_) => CampaignType::DnsValidation,
+            Connection::Http(_) => CampaignType::HttpKeywordValidation,
+        }
+    }
+}
+
+impl Fetched {
     /// The page's guard (the campaign's type), when the page was fetched with one.
     fn guard(&self) -> Option<&str> {
         match self {
-            FetchedItem::Generated(fetched) => fetched.page.guard.as_deref(),
-            FetchedItem::Dns(fetched) => fetched.page.guard.as_deref(),
-            FetchedItem::Http(fetched) => fetched.page.guard.as_deref(),
-            FetchedItem::None => None,
+            Fetched::Generated(page) => page.guard.as_deref(),
+            Fetched::Dns(page) => page.guard.as_deref(),
+            Fetched::Http(page) => page.guard.as_deref(),
+        }
+    }
+
+    /// The empty page of a connection of `campaign_type`'s rows (a campaign of another
+    /// type has an empty connection; no SQL runs for it).
+    fn empty(campaign_type: CampaignType) -> Fetched {
+        match campaign_type {
+            CampaignType::DomainGeneration => Fetched::Generated(empty_page()),
+            CampaignType::DnsValidation => Fetched::Dns(empty_page()),
+            CampaignType::HttpKeywordValidation => Fetched::Http(empty_page()),
         }
     }
 }
 
-impl CampaignItem {
-    /// The campaign type whose rows a connection item holds.
-    fn campaign_type(&self) -> Option<CampaignType> {
-        match self {
-            CampaignItem::Field(..) => None,
-            CampaignItem::GeneratedDomains(..) => Some(CampaignType::DomainGeneration),
-            CampaignItem::DnsValidationResults(..) => Some(CampaignType::DnsValidation),
-            CampaignItem::HttpKeywordResults(..) => Some(CampaignType::HttpKeywordValidation),
-        }
-    }
-}
-
-/// Fetches the page of one connection item of `parent`; with `guarded`, the statement also
-/// reads the campaign's type ([`campaign_rows::campaign_type_guard`]).
-async fn fetch(
-    api: &ApiContext,
-    item: &CampaignItem,
-    parent: Parent,
-    guarded: bool,
-    variables: &Variables,
-) -> Option<FetchedItem> {
-    let guard = || guarded.then(|| campaign_rows::campaign_type_guard(parent.id));
-    Some(match item {
-        CampaignItem::Field(..) => FetchedItem::None,
-        CampaignItem::GeneratedDomains(_, plan) => {
-            let order = plan.order_by.parse::<Option<GeneratedDomainOrder>>(variables)?;
-            let mut request = campaign_rows::generated_domains(parent, order.unwrap_or_default(), plan.wants_total());
-            request.guard = guard();
-            let page = request.fetch_in(api, plan.page_args(variables)?).await.ok()?;
-            FetchedItem::Generated(Fetched { page })
-        }
-        CampaignItem::DnsValidationResults(_, plan) => {
-            let order = plan.order_by.parse::<Option<DnsValidationResultOrder>>(variables)?;
-            let filter = plan.filter.parse::<Option<DnsValidationResultFilter>>(variables)?;
-            let mut request = campaign_rows::dns_validation_results(
-                parent,
-                order.unwrap_or_default(),
-                &filter.unwrap_or_default(),
-                plan.wants_total(),
-            );
-            request.guard = guard();
-            let page = request.fetch_in(api, plan.page_args(variables)?).await.ok()?;
-            FetchedItem::Dns(Fetched { page })
-        }
-        CampaignItem::HttpKeywordResults(_, plan) => {
-            let order = plan.order_by.parse::<Option<HttpKeywordResultOrder>>(variables)?;
-            let filter = plan.filter.parse::<Option<HttpKeywordResultFilter>>(variables)?;
-            let mut request = campaign_rows::http_keyword_results(
-                parent,
-                order.unwrap_or_default(),
-                filter.unwrap_or_default(),
-                plan.wants_total(),
-            );
-            request.guard = guard();
-            let page = request.fetch_in(api, plan.page_args(variables)?).await.ok()?;
-            FetchedItem::Http(Fetched { page })
-        }
-    })
+/// How a plan's database work ended.
+enum Outcome {
+    /// The campaign does not exist: the root field is null.
+    Missing,
+    /// The campaign (when it was loaded) and every connection's page, in the plan's order.
+    Found(Option<campaign::Model>, Vec<Fetched>),
+    /// Field errors, each with the index in the plan's items of its connection (None: the
+    /// root field itself).
+    Failed(Vec<(ApiError, Option<usize>)>),
 }
 
 impl Plan {
-    /// Runs the plan for `operation_name` and `variables`: the response's JSON, or None when
-    /// the general executor must answer (see the module docs).
+    /// Runs the plan for `operation_name` and `variables` (already coerced): its answer, or
+    /// None when it declines before any database work (see the module docs).
     pub async fn run(
         &self,
         api: &ApiContext,
         limits: &QueryLimits,
         operation_name: Option<&str>,
         variables: &Variables,
-    ) -> Option<String> {
+    ) -> Option<PlanAnswer> {
         match (operation_name, &self.operation_name) {
             (None, _) => {}
             (Some(requested), Some(name)) if !self.anonymous && requested == name.as_str() => {}
             _ => return None,
         }
-        for name in &self.required_variables {
-            if variables.get(name).is_none_or(|value| *value == Value::Null) {
-                return None;
-            }
-        }
-        if !self.variables_ok(variables) {
-            return None;
-        }
+        let vars = Vars {
+            given: variables,
+            defaults: &self.defaults,
+        };
         // The complexity with these variables, as async-graphql computes it.
         let mut complexity = 1usize;
         for item in &self.items {
             complexity = complexity.saturating_add(match item {
-                CampaignItem::Field(..) => 1,
-                CampaignItem::GeneratedDomains(_, plan) => plan.complexity(variables)?,
-                CampaignItem::DnsValidationResults(_, plan) => plan.complexity(variables)?,
-                CampaignItem::HttpKeywordResults(_, plan) => plan.complexity(variables)?,
+                CampaignItem::Typename(_) | CampaignItem::Field(..) => 1,
+                CampaignItem::GeneratedDomains(plan) => plan.complexity(&vars)?,
+                CampaignItem::DnsValidationResults(plan) => plan.complexity(&vars)?,
+                CampaignItem::HttpKeywordResults(plan) => plan.complexity(&vars)?,
             });
         }
         if complexity > limits.max_complexity {
             return None;
         }
-        let campaign_id = match &self.root {
+        let campaign_id = match &self.root_arg {
             Root::ById(arg) => {
-                let id: ID = arg.parse(variables)?;
+                let id: ID = arg.parse(&vars)?;
                 GlobalId::decode_as(&id, NodeType::Campaign).ok()?.id
             }
-            Root::ByDatabaseId(arg) => arg.parse::<Uuid>(variables)?,
+            Root::ByDatabaseId(arg) => arg.parse::<Uuid>(&vars)?,
         };
+        // Every argument of every connection, before any database work.
+        let mut connections = Vec::new();
+        for item in &self.items {
+            match item {
+                CampaignItem::Typename(_) | CampaignItem::Field(..) => {}
+                CampaignItem::GeneratedDomains(plan) => {
+                    connections.push(Connection::Generated(plan.prepare(api, campaign_id, &vars)?))
+                }
+                CampaignItem::DnsValidationResults(plan) => {
+                    connections.push(Connection::Dns(plan.prepare(api, campaign_id, &vars)?))
+                }
+                CampaignItem::HttpKeywordResults(plan) => {
+                    connections.push(Connection::Http(plan.prepare(api, campaign_id, &vars)?))
+                }
+            }
+        }
+        let outcome = self.fetch(api, campaign_id, connections).await;
+        Some(match outcome {
+            Outcome::Missing => {
+                let mut out = Out(String::with_capacity(64));
+                out.raw("{\"data\":{");
+                out.raw(&self.root.json);
+                out.raw("null}}");
+                PlanAnswer::Json(out.0)
+            }
+            Outcome::Found(campaign, fetched) => PlanAnswer::Json(self.write(campaign.as_ref(), &fetched)?),
+            Outcome::Failed(errors) => PlanAnswer::Response(self.errors(errors)),
+        })
+    }
+
+    /// The database work: the campaign (unless one page statement tells all) and the pages.
+    async fn fetch(&self, api: &ApiContext, id: Uuid, mut connections: Vec<Connection>) -> Outcome {
+        let only_connection = self.items.len() == 1 && connections.len() == 1;
+        if only_connection && let Some(connection) = connections.pop() {
+            // A plan selecting one connection and nothing else of the campaign needs only to
+            // know the campaign exists and has that connection's type: the page statement
+            // tells that itself (a guard column), saving a round trip.
+            let expected = connection.campaign_type();
+            let failed = match connection.fetch_guarded(api, id).await {
+                Ok(fetched) => {
+                    let Some(found) = fetched.guard() else {
+                        return Outcome::Missing;
+                    };
+                    return match <CampaignType as sea_orm::ActiveEnum>::try_from_value(&found.to_owned()) {
+                        Ok(found) if found == expected => Outcome::Found(None, vec![fetched]),
+                        // A campaign of another type: its connection is empty.
+                        Ok(_) => Outcome::Found(None, vec![Fetched::empty(expected)]),
+                        Err(err) => Outcome::Failed(vec![(ApiError::from(err), None)]),
+                    };
+                }
+                Err(err) => err,
+            };
+            // The statement failed: what the general executor would have met. It loads the
+            // campaign first, then the page (only for a campaign of this type).
+            return match super::campaign::load_campaign(api, id).await {
+                Err(err) => Outcome::Failed(vec![(err, None)]),
+                Ok(None) => Outcome::Missing,
+                Ok(Some(campaign)) if campaign.campaign_type != expected => {
+                    Outcome::Found(None, vec![Fetched::empty(expected)])
+                }
+                Ok(Some(_)) => Outcome::Failed(vec![(failed.into(), Some(self.connection_index(0)))]),
+            };
+        }
+        let campaign = match super::campaign::load_campaign(api, id).await {
+            Err(err) => return Outcome::Failed(vec![(err, None)]),
+            Ok(None) => return Outcome::Missing,
+            Ok(Some(campaign)) => campaign,
+        };
+        let mut fetched = Vec::with_capacity(connections.len());
+        let mut errors = Vec::new();
+        for (n, connection) in connections.into_iter().enumerate() {
+            // Every connection runs, as the general executor resolves every field: the errors
+            // are all the failed ones.
+            match connection.fetch(api, campaign.campaign_type).await {
+                Ok(page) => fetched.push(page),
+                Err(err) => errors.push((err.into(), Some(self.connection_index(n)))),
+            }
+        }
+        if errors.is_empty() {
+            Outcome::Found(Some(campaign), fetched)
+        } else {
+            Outcome::Failed(errors)
+        }
+    }
+
+    /// The index in `items` of the `n`-th connection.
+    fn connection_index(&self, n: usize) -> usize {
+        self.items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| !matches!(item, CampaignItem::Typename(_) | CampaignItem::Field(..)))
+            .nth(n)
+            .map_or(0, |(i, _)| i)
+    }
+
+    /// The response of failed database work, as the general executor gives it: each error at
+    /// its field (message, code, location, path) and the campaign null (its connections are
+    /// non-null, so their null propagates to it).
+    fn errors(&self, errors: Vec<(ApiError, Option<usize>)>) -> async_graphql::Response {
+        let root = self.root.name.to_string();
+        let errors = errors
+            .into_iter()
+            .map(|(err, item)| {
+                let key = item.and_then(|i| match &self.items[i] {
+                    CampaignItem::GeneratedDomains(plan) => Some(&plan.key),
+                    CampaignItem::DnsValidationResults(plan) => Some(&plan.key),
+                    CampaignItem::HttpKeywordResults(plan) => Some(&plan.key),
+                    _ => None,
+                });
+                let pos = key.map_or(self.root.pos, |key| key.pos);
+                let mut server = async_graphql::Error::from(err).into_server_error(pos);
+                server.path.push(PathSegment::Field(root.clone()));
+                if let Some(key) = key {
+                    server.path.push(PathSegment::Field(key.name.to_string()));
+                }
+                server
+            })
+            .collect();
+        let mut data = async_graphql::indexmap::IndexMap::new();
+        data.insert(self.root.name.clone(), Value::Null);
+        let mut response = async_graphql::Response::new(Value::Object(data));
+        response.errors = errors;
+        response
+    }
+
+    /// Writes the answer of a found campaign.
+    fn write(&self, campaign: Option<&campaign::Model>, fetched: &[Fetched]) -> Option<String> {
         // Sized from the plan's previous answer, so the buffer rarely grows (and copies).
         let mut out = Out(String::with_capacity(
             self.answer_size.load(Ordering::Relaxed).clamp(1024, 1 << 20) + 512,
         ));
         out.raw("{\"data\":{");
-        out.raw(&self.key);
-        // A plan selecting one connection and nothing else of the campaign needs only to know
-        // the campaign exists and has that connection's type: the page statement tells that
-        // itself (a guard column), saving a round trip. Otherwise the campaign is loaded first.
-        let (campaign, fetched) = match self.items.as_slice() {
-            [item] if !matches!(item, CampaignItem::Field(..)) => {
-                let expected = item.campaign_type()?;
-                let parent = Parent {
-                    id: campaign_id,
-                    campaign_type: expected,
-                };
-                let fetched = fetch(api, item, parent, true, variables).await?;
-                let found = match fetched.guard() {
-                    None => {
-                        out.raw("null}}");
-                        return Some(out.0);
-                    }
-                    Some(found) => <CampaignType as sea_orm::ActiveEnum>::try_from_value(&found.to_owned()).ok()?,
-                };
-                if found == expected {
-                    (None, vec![fetched])
-                } else {
-                    // A campaign of another type: its connection is empty (no SQL runs for it).
-                    let parent = Parent {
-                        id: campaign_id,
-                        campaign_type: found,
-                    };
-                    (None, vec![fetch(api, item, parent, false, variables).await?])
-                }
-            }
-            _ => {
-                let Some(campaign) = super::campaign::load_campaign(api, campaign_id).await.ok()? else {
-                    out.raw("null}}");
-                    return Some(out.0);
-                };
-                let mut fetched = Vec::with_capacity(self.items.len());
-                for item in &self.items {
-                    fetched.push(fetch(api, item, Parent::from(&campaign), false, variables).await?);
-                }
-                (Some(campaign), fetched)
-            }
-        };
+        out.raw(&self.root.json);
         out.raw("{");
-        for (i, (item, fetched)) in self.items.iter().zip(&fetched).enumerate() {
+        let mut pages = fetched.iter();
+        for (i, item) in self.items.iter().enumerate() {
             if i > 0 {
                 out.raw(",");
             }
-            match (item, fetched) {
-                (CampaignItem::Field(key, field), _) => {
+            match item {
+                CampaignItem::Typename(key) => {
                     out.raw(key);
-                    write_campaign_field(campaign.as_ref()?, *field, &mut out);
+                    out.str(&<super::campaign::Campaign as OutputType>::type_name());
                 }
-                (CampaignItem::GeneratedDomains(key, plan), FetchedItem::Generated(page)) => {
+                CampaignItem::Field(key, field) => {
                     out.raw(key);
+                    write_campaign_field(campaign?, *field, &mut out);
+                }
+                CampaignItem::GeneratedDomains(plan) => {
+                    let Some(Fetched::Generated(page)) = pages.next() else {
+                        return None;
+                    };
+                    out.raw(&plan.key.json);
                     plan.write(page, &mut out);
                 }
-                (CampaignItem::DnsValidationResults(key, plan), FetchedItem::Dns(page)) => {
-                    out.raw(key);
+                CampaignItem::DnsValidationResults(plan) => {
+                    let Some(Fetched::Dns(page)) = pages.next() else {
+                        return None;
+                    };
+                    out.raw(&plan.key.json);
                     plan.write(page, &mut out);
                 }
-                (CampaignItem::HttpKeywordResults(key, plan), FetchedItem::Http(page)) => {
-                    out.raw(key);
+                CampaignItem::HttpKeywordResults(plan) => {
+                    let Some(Fetched::Http(page)) = pages.next() else {
+                        return None;
+                    };
+                    out.raw(&plan.key.json);
                     plan.write(page, &mut out);
                 }
-                _ => return None,
             }
         }
         out.raw("}}}");
         self.answer_size.store(out.0.len(), Ordering::Relaxed);
         Some(out.0)
     }
+}
 
-    /// Object-typed variables hold only known fields (null only where allowed).
-    fn variables_ok(&self, variables: &Variables) -> bool {
-        let check = |arg: &Arg, ty: ArgType| match arg {
-            Arg::Variable(name) => variables.get(name).is_none_or(|value| ty.variable_ok(value)),
-            _ => true,
-        };
-        self.items.iter().all(|item| match item {
-            CampaignItem::Field(..) => true,
-            CampaignItem::GeneratedDomains(_, plan) => check(&plan.order_by, ArgType::GeneratedDomainOrder),
-            CampaignItem::DnsValidationResults(_, plan) => {
-                check(&plan.order_by, ArgType::DnsValidationResultOrder)
-                    && check(&plan.filter, ArgType::DnsValidationResultFilter)
-            }
-            CampaignItem::HttpKeywordResults(_, plan) => {
-                check(&plan.order_by, ArgType::HttpKeywordResultOrder)
-                    && check(&plan.filter, ArgType::HttpKeywordResultFilter)
-            }
-        })
+fn empty_page<M>() -> Page<M> {
+    Page {
+        rows: Vec::new(),
+        has_previous_page: false,
+        has_next_page: false,
+        total_count: Some(0),
+        guard: None,
     }
 }
 

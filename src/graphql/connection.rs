@@ -211,12 +211,30 @@ impl<E: EntityTrait, O: OrderField<E>> ConnectionRequest<E, O> {
         self.fetch_in(ApiContext::get(ctx)?, args).await.map_err(Into::into)
     }
 
-    /// [`ConnectionRequest::fetch`] outside a resolver (compiled page plans).
+    /// [`ConnectionRequest::fetch`] outside a resolver.
     pub async fn fetch_in(self, api: &ApiContext, args: PageArgs) -> crate::error::Result<Page<E::Model>>
     where
         E::Model: crate::entity::DecodeRow,
     {
-        let window = args.validate(api.max_page_size, &self.scope(), self.order.kind())?;
+        let window = self.window(api, &args)?;
+        self.fetch_window(api, &window).await
+    }
+
+    /// Validates `args` for this request (sizes, cursors): no database work, so compiled page
+    /// plans check every argument before they start any.
+    pub fn window(&self, api: &ApiContext, args: &PageArgs) -> crate::error::Result<crate::pagination::PageWindow> {
+        args.validate(api.max_page_size, &self.scope(), self.order.kind())
+    }
+
+    /// Fetches the page of a validated `window`.
+    pub async fn fetch_window(
+        self,
+        api: &ApiContext,
+        window: &crate::pagination::PageWindow,
+    ) -> crate::error::Result<Page<E::Model>>
+    where
+        E::Model: crate::entity::DecodeRow,
+    {
         if !self.applicable {
             return Ok(Page {
                 rows: Vec::new(),
@@ -226,7 +244,7 @@ impl<E: EntityTrait, O: OrderField<E>> ConnectionRequest<E, O> {
                 guard: None,
             });
         }
-        observed_page(&api.db, &api.observer, &self.keyset(), &window).await
+        observed_page(&api.db, &api.observer, &self.keyset(), window).await
     }
 
     /// The row of the connection matching `lookup` (one index lookup), with its cursor for

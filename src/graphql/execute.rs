@@ -10,14 +10,16 @@
 //! instead, once per request.
 
 use std::any::TypeId;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::parser::parse_query;
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError};
+use async_graphql::registry::Registry;
+use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError, Variables};
 
 use super::bounded::BoundedMap;
-use super::compiled::{Plan, compile};
+use super::compiled::{Plan, PlanAnswer, compile};
+use super::complete::{complete, operation};
 use super::errors::{code_parse_error, code_response};
 use super::limits::{QueryLimits, check_document, check_text};
 use super::persisted::PersistedQueries;
@@ -53,6 +55,8 @@ pub struct Executor {
     options: ExecutorOptions,
     documents: Arc<DocumentCache>,
     persisted: Arc<PersistedQueries>,
+    /// The schema's type system, for the checks and the completion around execution.
+    registry: Arc<Registry>,
 }
 
 /// An answer to a GraphQL request over HTTP: written by a compiled plan, or async-graphql's.
@@ -137,6 +141,7 @@ impl Executor {
             options,
             documents: Arc::new(DocumentCache::new(options.document_cache_size)),
             persisted: Arc::new(PersistedQueries::new(options.apq_cache_size)),
+            registry: Arc::new(super::schema_registry()),
         }
     }
 
@@ -159,9 +164,9 @@ impl Executor {
             if let Err(err) = self.resolve_persisted(request) {
                 return Answer::Response(BatchResponse::Single(Response::from_errors(vec![err])));
             }
-            if let Some(json) = self.run_compiled(request).await {
+            if let Some(answer) = self.run_compiled(request).await {
                 self.api.observer.metrics().requests().compiled();
-                return Answer::Json(json);
+                return answer;
             }
         }
         Answer::Response(self.execute_batch(batch).await)
@@ -179,40 +184,88 @@ impl Executor {
         &self.persisted
     }
 
-    /// The compiled plan's answer to `request`, when its document is cached with a plan and
-    /// the plan runs to the end. A cached document has passed the text and document limits
-    /// (they are fixed for the executor's life), so they are not checked again.
-    async fn run_compiled(&self, request: &Request) -> Option<String> {
+    /// The compiled plan's answer to `request`, when its document is cached with a plan (which
+    /// it has only once the general executor found it valid) and the plan takes the request.
+    /// A plan declines before any database work (the general executor then answers, with the
+    /// same result); once it has started, it answers itself, errors included. A cached
+    /// document has passed the text and document limits (they are fixed for the executor's
+    /// life), so they are not checked again.
+    async fn run_compiled(&self, request: &Request) -> Option<Answer> {
         if !self.options.compiled_pages {
             return None;
         }
         let cached = self.documents.entry(&request.query)?;
-        let plan = cached.plan.as_ref()?;
+        let plan = cached.plan.get()?.as_ref()?;
         let principal = request
             .data
             .get(&TypeId::of::<Principal>())
             .and_then(|data| data.downcast_ref::<Principal>())?;
         principal.require(Scope::Read).ok()?;
-        plan.run(
-            &self.api,
-            &self.options.limits,
-            request.operation_name.as_deref(),
-            &request.variables,
-        )
-        .await
+        let operation_name = request.operation_name.as_deref();
+        let operation = operation(&cached.document, operation_name)?;
+        super::variables::coerce(operation, &request.variables, &self.registry).ok()?;
+        match plan
+            .run(&self.api, &self.options.limits, operation_name, &request.variables)
+            .await?
+        {
+            PlanAnswer::Json(json) => Some(Answer::Json(json)),
+            PlanAnswer::Response(response) => {
+                let mut response = code_response(response, &self.options.limits);
+                complete(
+                    &mut response,
+                    &self.registry,
+                    &cached.document,
+                    operation_name,
+                    &request.variables,
+                );
+                Some(Answer::Response(BatchResponse::Single(response)))
+            }
+        }
     }
 
     /// Executes one request: limits, (cached) parse, then async-graphql's own checks
     /// (recursion depth, directives, validation with its complexity and depth limits) and
     /// execution; every error in the answer carries `extensions.code`.
+    ///
+    /// Around async-graphql: variables are coerced first (a request error when they do not
+    /// fit), and the answer is completed as the spec writes it ([`complete`]: selection order,
+    /// nulls for failed fields, errors in document order).
     pub async fn execute(&self, mut request: Request) -> Response {
-        if let Err(err) = self.resolve_persisted(&mut request) {
-            return Response::from_errors(vec![err]);
+        let (prepared, operation_name, variables) = match self.prepare_request(&mut request) {
+            Ok(prepared) => prepared,
+            Err(errors) => return Response::from_errors(errors),
+        };
+        let mut response = code_response(self.schema.execute(request).await, &self.options.limits);
+        self.finish(&mut response, &prepared, operation_name.as_deref(), &variables);
+        response
+    }
+
+    /// Everything before execution: persisted query, limits, (cached) parse, the server's own
+    /// validation and the variables. Returns the document and what completion needs.
+    fn prepare_request(
+        &self,
+        request: &mut Request,
+    ) -> Result<(Prepared, Option<String>, Variables), Vec<ServerError>> {
+        self.resolve_persisted(request).map_err(|err| vec![err])?;
+        let prepared = self.prepare(request).map_err(|err| vec![err])?;
+        if let Some(operation) = operation(prepared.document(), request.operation_name.as_deref()) {
+            super::variables::coerce(operation, &request.variables, &self.registry)?;
         }
-        if let Err(err) = self.prepare(&mut request) {
-            return Response::from_errors(vec![err]);
+        Ok((prepared, request.operation_name.clone(), request.variables.clone()))
+    }
+
+    /// Completes a response of the general executor, and compiles the plan of its document
+    /// once the document has proved valid.
+    fn finish(&self, response: &mut Response, prepared: &Prepared, operation_name: Option<&str>, variables: &Variables) {
+        complete(response, &self.registry, prepared.document(), operation_name, variables);
+        if let Prepared::Cached(cached) = prepared
+            && self.options.compiled_pages
+            && !is_request_error(response)
+        {
+            cached
+                .plan
+                .get_or_init(|| compile(&cached.document, &self.options.limits, &self.registry));
         }
-        code_response(self.schema.execute(request).await, &self.options.limits)
     }
 
     /// Executes a batch, each request as [`Executor::execute`] does.
@@ -233,27 +286,41 @@ impl Executor {
     /// document or not — and hands the parsed document to the request, so async-graphql does
     /// not parse it again. A document seen for the first time is compiled too, when it can
     /// be. Errors come coded.
-    pub fn prepare(&self, request: &mut Request) -> Result<(), ServerError> {
+    pub(crate) fn prepare(&self, request: &mut Request) -> Result<Prepared, ServerError> {
         let limits = &self.options.limits;
         check_text(&request.query, limits)?;
-        let document = match self.documents.get(&request.query) {
-            Some(document) => document,
+        let cached = match self.documents.entry(&request.query) {
+            Some(cached) => cached,
             None => {
                 let document = parse_query(&request.query).map_err(|err| code_parse_error(err.into(), limits))?;
                 check_document(&document, limits, self.options.introspection)?;
-                let plan = self
-                    .options
-                    .compiled_pages
-                    .then(|| compile(&document, limits))
-                    .flatten();
-                self.documents.insert(&request.query, &document, plan);
-                request.set_parsed_query(document);
-                return Ok(());
+                request.set_parsed_query(document.clone());
+                return Ok(match self.documents.insert(&request.query, document) {
+                    Ok(cached) => Prepared::Cached(cached),
+                    Err(document) => Prepared::Owned(Box::new(document)),
+                });
             }
         };
-        check_document(&document, limits, self.options.introspection)?;
-        request.set_parsed_query(document);
-        Ok(())
+        check_document(&cached.document, limits, self.options.introspection)?;
+        // The copy is execution's own (it edits it).
+        request.set_parsed_query(cached.document.clone());
+        Ok(Prepared::Cached(cached))
+    }
+}
+
+/// The document a request runs, for what happens around its execution.
+pub(crate) enum Prepared {
+    Cached(Arc<Cached>),
+    /// A document the cache does not keep (too long, or no cache).
+    Owned(Box<ExecutableDocument>),
+}
+
+impl Prepared {
+    fn document(&self) -> &ExecutableDocument {
+        match self {
+            Prepared::Cached(cached) => &cached.document,
+            Prepared::Owned(document) => document,
+        }
     }
 }
 
@@ -270,18 +337,22 @@ impl async_graphql::Executor for Executor {
         session_data: Option<Arc<async_graphql::Data>>,
     ) -> futures::stream::BoxStream<'static, Response> {
         use futures::StreamExt;
-        if let Err(err) = self
-            .resolve_persisted(&mut request)
-            .and_then(|()| self.prepare(&mut request))
-        {
-            return futures::stream::once(async move { Response::from_errors(vec![err]) }).boxed();
-        }
-        let limits = self.options.limits;
+        let (prepared, operation_name, variables) = match self.prepare_request(&mut request) {
+            Ok(prepared) => prepared,
+            Err(errors) => return futures::stream::once(async move { Response::from_errors(errors) }).boxed(),
+        };
         let stream = match session_data {
             Some(data) => self.schema.execute_stream_with_session_data(request, data),
             None => self.schema.execute_stream(request),
         };
-        stream.map(move |response| code_response(response, &limits)).boxed()
+        let executor = self.clone();
+        stream
+            .map(move |response| {
+                let mut response = code_response(response, &executor.options.limits);
+                executor.finish(&mut response, &prepared, operation_name.as_deref(), &variables);
+                response
+            })
+            .boxed()
     }
 }
 
@@ -294,10 +365,12 @@ pub struct DocumentCache {
     entries: BoundedMap<Arc<str>, Arc<Cached>>,
 }
 
-/// A cached document and its compiled plan, when it has one.
+/// A cached document and its compiled plan: compiled (or found not compilable) the first
+/// time the general executor answers the document without a request error, i.e. once
+/// async-graphql has validated it against the schema.
 pub struct Cached {
     pub document: ExecutableDocument,
-    pub plan: Option<Plan>,
+    pub plan: OnceLock<Option<Plan>>,
 }
 
 impl DocumentCache {
@@ -315,23 +388,21 @@ impl DocumentCache {
 
     /// A copy of the document of `query`, when cached.
     pub fn get(&self, query: &str) -> Option<ExecutableDocument> {
-        // The copy is made outside the lock; execution consumes (and edits) its own copy.
         self.entry(query).map(|cached| cached.document.clone())
     }
 
-    /// Keeps the document of `query` and its plan (texts over [`MAX_CACHED_QUERY_BYTES`] are
-    /// not kept).
-    pub fn insert(&self, query: &str, document: &ExecutableDocument, plan: Option<Plan>) {
+    /// Keeps the document of `query` (texts over [`MAX_CACHED_QUERY_BYTES`] are not kept: the
+    /// document comes back).
+    pub fn insert(&self, query: &str, document: ExecutableDocument) -> Result<Arc<Cached>, ExecutableDocument> {
         if self.entries.capacity() == 0 || query.len() > MAX_CACHED_QUERY_BYTES {
-            return;
+            return Err(document);
         }
-        self.entries.insert(
-            Arc::from(query),
-            Arc::new(Cached {
-                document: document.clone(),
-                plan,
-            }),
-        );
+        let cached = Arc::new(Cached {
+            document,
+            plan: OnceLock::new(),
+        });
+        self.entries.insert(Arc::from(query), cached.clone());
+        Ok(cached)
     }
 
     /// Documents held now.
@@ -370,7 +441,7 @@ mod tests {
         let cache = DocumentCache::new(8);
         let queries = ["{ a }", "{ b }", "{ a } ", "{a}", "query { a }"];
         for query in queries {
-            cache.insert(query, &parse(query), None);
+            let _ = cache.insert(query, parse(query));
         }
         assert_eq!(cache.len(), queries.len());
         assert_eq!(root_field(&cache.get("{ a }").expect("cached")), "a");
@@ -388,7 +459,7 @@ mod tests {
         let cache = DocumentCache::new(4);
         for i in 0..100 {
             let query = format!("{{ f{i} }}");
-            cache.insert(&query, &parse(&query), None);
+            let _ = cache.insert(&query, parse(&query));
             assert!(cache.len() <= 4);
         }
         // Whatever survived still answers its own text.
@@ -400,7 +471,7 @@ mod tests {
         }
         let long = format!("{{ a{} }}", " ".repeat(MAX_CACHED_QUERY_BYTES));
         let before = cache.len();
-        cache.insert(&long, &parse(&long), None);
+        let _ = cache.insert(&long, parse(&long));
         assert!(cache.get(&long).is_none(), "long texts are not kept");
         assert_eq!(cache.len(), before);
     }
@@ -408,7 +479,7 @@ mod tests {
     #[test]
     fn a_zero_capacity_cache_keeps_nothing() {
         let cache = DocumentCache::new(0);
-        cache.insert("{ a }", &parse("{ a }"), None);
+        let _ = cache.insert("{ a }", parse("{ a }"));
         assert!(cache.get("{ a }").is_none());
         assert!(cache.is_empty());
     }

@@ -6,6 +6,7 @@ pub mod bounded;
 pub mod campaign;
 pub mod campaign_rows;
 pub mod compiled;
+pub mod complete;
 pub mod connection;
 mod errors;
 pub mod execute;
@@ -14,9 +15,11 @@ pub mod loader;
 pub mod metrics;
 pub mod metrics_history;
 pub mod node;
+pub mod overlap;
 pub mod persisted;
 pub mod results;
 pub mod subscription;
+pub mod variables;
 
 use std::sync::Arc;
 

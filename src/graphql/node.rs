@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
+use super::complete::Typed;
 use crate::error::Error;
 
 /// The object types that have global ids.
@@ -209,9 +210,9 @@ impl NodeQuery {
         &self,
         ctx: &async_graphql::Context<'_>,
         #[graphql(desc = "A global id (any object's `id`).")] id: async_graphql::ID,
-    ) -> crate::error::ApiResult<Option<Node>> {
+    ) -> crate::error::ApiResult<Option<Typed<Node>>> {
         let id = GlobalId::decode(&id)?;
-        load_node(ctx, id).await
+        Ok(load_node(ctx, id).await?.map(Typed))
     }
 
     /// The objects with these global ids, in order; null for each that does not exist.
@@ -221,7 +222,7 @@ impl NodeQuery {
         &self,
         ctx: &async_graphql::Context<'_>,
         #[graphql(desc = "Global ids (at most the maximum page size).")] ids: Vec<async_graphql::ID>,
-    ) -> crate::error::ApiResult<Vec<Option<Node>>> {
+    ) -> crate::error::ApiResult<Vec<Option<Typed<Node>>>> {
         let max = super::ApiContext::get(ctx)?.max_page_size;
         if ids.len() > max as usize {
             return Err(Error::BadUserInput(format!("`ids` takes at most {max} ids, got {}", ids.len())).into());
@@ -230,7 +231,8 @@ impl NodeQuery {
             .iter()
             .map(|id| GlobalId::decode(id))
             .collect::<Result<Vec<_>, _>>()?;
-        futures::future::try_join_all(ids.into_iter().map(|id| load_node(ctx, id))).await
+        let nodes = futures::future::try_join_all(ids.into_iter().map(|id| load_node(ctx, id))).await?;
+        Ok(nodes.into_iter().map(|node| node.map(Typed)).collect())
     }
 }
 

@@ -188,7 +188,12 @@ impl<'a, 'r> Walk<'a, 'r> {
                 // an object whose fields are null (or null itself, through propagation).
                 *value = Value::Object(Default::default());
             } else {
-                self.place_errors();
+                let explained = self.place_errors();
+                if non_null && !explained {
+                    // The executor left out a non-null field without saying why: a
+                    // disagreement between it and this walk, worth knowing about.
+                    tracing::warn!(ty, "a non-null field without a value and without an error");
+                }
                 return if non_null { Err(Propagate) } else { Ok(()) };
             }
         }
@@ -285,15 +290,21 @@ impl<'a, 'r> Walk<'a, 'r> {
             .any(|(path, _)| path.len() > self.path.len() && self.starts(path))
     }
 
-    /// Gives the errors at or below the current path, not placed yet, this visit's number.
-    fn place_errors(&mut self) {
+    /// Gives the errors at or below the current path, not placed yet, this visit's number;
+    /// true when an error lies there.
+    fn place_errors(&mut self) -> bool {
         let visited = self.visited;
         let path = &self.path;
+        let mut found = false;
         for (error_path, seq) in &mut self.errors {
-            if *seq == usize::MAX && starts(path, error_path) {
-                *seq = visited;
+            if starts(path, error_path) {
+                found = true;
+                if *seq == usize::MAX {
+                    *seq = visited;
+                }
             }
         }
+        found
     }
 
     fn starts(&self, path: &[PathSegment]) -> bool {

@@ -250,6 +250,9 @@ impl Executor {
         let prepared = self.prepare(request).map_err(|err| vec![err])?;
         if let Some(operation) = operation(prepared.document(), request.operation_name.as_deref()) {
             super::variables::coerce(operation, &request.variables, &self.registry)?;
+            // Defaults become values, as CoerceVariableValues has it: async-graphql reads
+            // `@skip(if: $v)`/`@include(if: $v)` from the given variables only.
+            super::variables::apply_defaults(operation, &mut request.variables);
         }
         Ok((prepared, request.operation_name.clone(), request.variables.clone()))
     }

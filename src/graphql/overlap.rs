@@ -608,6 +608,7 @@ mod tests {
         let started = Instant::now();
         let result = check(&document, &registry);
         let took = started.elapsed();
+        eprintln!("TOOK {took:?} {}", query.len());
         let found = result
             .err()
             .unwrap_or_default()

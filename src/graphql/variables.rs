@@ -62,6 +62,19 @@ pub fn coerce(operation: &OperationDefinition, variables: &Variables, registry: 
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
+/// Gives every variable the operation declares with a default, and the request does not
+/// give, its default value.
+pub fn apply_defaults(operation: &OperationDefinition, variables: &mut Variables) {
+    for definition in &operation.variable_definitions {
+        let definition = &definition.node;
+        if let Some(default) = &definition.default_value
+            && !variables.contains_key(&definition.name.node)
+        {
+            variables.insert(definition.name.node.clone(), default.node.clone());
+        }
+    }
+}
+
 /// A value as it is quoted in a message: JSON, cut short when long.
 fn shown(value: &Value) -> String {
     let text = value.clone().into_json().map(|json| json.to_string()).unwrap_or_default();

@@ -54,11 +54,11 @@ db_test!(
             ),
             (
                 format!(
-                    r#"{{ z: campaignByDatabaseId(databaseId: "{g}") {{ status generatedDomains(first: 1) {{ pageInfo {{ endCursor hasNextPage }} nodes {{ offsetIndex domainName }} totalCount }} name }} a: campaigns(first: 1) {{ totalCount nodes {{ name }} }} m: metrics {{ pool {{ maxOpen }} }} }}"#
+                    r#"{{ z: campaignByDatabaseId(databaseId: "{g}") {{ status generatedDomains(first: 1) {{ pageInfo {{ endCursor hasNextPage }} nodes {{ offsetIndex domainName }} totalCount }} name }} a: campaigns(first: 1) {{ totalCount nodes {{ name }} }} m: metrics {{ pool {{ configuredMax }} }} }}"#
                 ),
                 vec![
                     "z", "status", "generatedDomains", "pageInfo", "endCursor", "hasNextPage", "nodes", "offsetIndex",
-                    "domainName", "totalCount", "name", "a", "totalCount", "nodes", "name", "m", "pool", "maxOpen",
+                    "domainName", "totalCount", "name", "a", "totalCount", "nodes", "name", "m", "pool", "configuredMax",
                 ],
             ),
             // Fields merged from fragments come where they are first collected.
@@ -243,7 +243,7 @@ db_test!(
         let reach = [
             ("Query", "{}".to_owned()),
             ("Campaign", format!(r#"{{ campaignByDatabaseId(databaseId: "{g}") {{}} }}"#)),
-            ("Metrics", "{ metrics {} }".to_owned()),
+            ("MetricsReport", "{ metrics {} }".to_owned()),
             ("MetricsHistory", "{ metrics { history {} } }".to_owned()),
         ];
         let wrong_literals = [

@@ -126,11 +126,13 @@ pub fn complete(
     }
 }
 
-/// The operation a request runs: the named one, or the only one.
+/// The operation a request runs, chosen as async-graphql chooses it: the named one, or the only
+/// one when no name is given (an anonymous operation has no name to ask for).
 pub fn operation<'a>(document: &'a ExecutableDocument, name: Option<&str>) -> Option<&'a OperationDefinition> {
     use async_graphql::parser::types::DocumentOperations;
     match (&document.operations, name) {
-        (DocumentOperations::Single(operation), _) => Some(&operation.node),
+        (DocumentOperations::Single(operation), None) => Some(&operation.node),
+        (DocumentOperations::Single(_), Some(_)) => None,
         (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name).map(|op| &op.node),
         (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
             operations.values().next().map(|op| &op.node)

@@ -247,7 +247,7 @@ impl Executor {
         request: &mut Request,
     ) -> Result<(Prepared, Option<String>, Variables), Vec<ServerError>> {
         self.resolve_persisted(request).map_err(|err| vec![err])?;
-        let prepared = self.prepare(request).map_err(|err| vec![err])?;
+        let prepared = self.prepare(request)?;
         if let Some(operation) = operation(prepared.document(), request.operation_name.as_deref()) {
             super::variables::coerce(operation, &request.variables, &self.registry)?;
             // Defaults become values, as CoerceVariableValues has it: async-graphql reads
@@ -289,14 +289,17 @@ impl Executor {
     /// document or not — and hands the parsed document to the request, so async-graphql does
     /// not parse it again. A document seen for the first time is compiled too, when it can
     /// be. Errors come coded.
-    pub(crate) fn prepare(&self, request: &mut Request) -> Result<Prepared, ServerError> {
+    fn prepare(&self, request: &mut Request) -> Result<Prepared, Vec<ServerError>> {
         let limits = &self.options.limits;
-        check_text(&request.query, limits)?;
+        check_text(&request.query, limits).map_err(|err| vec![err])?;
         let cached = match self.documents.entry(&request.query) {
             Some(cached) => cached,
             None => {
-                let document = parse_query(&request.query).map_err(|err| code_parse_error(err.into(), limits))?;
-                check_document(&document, limits, self.options.introspection)?;
+                let document = parse_query(&request.query).map_err(|err| vec![code_parse_error(err.into(), limits)])?;
+                check_document(&document, limits, self.options.introspection).map_err(|err| vec![err])?;
+                // What async-graphql's own validation misses (see `overlap`). Only documents
+                // that pass are cached, so a cached one needs no second look.
+                super::overlap::check(&document, &self.registry)?;
                 request.set_parsed_query(document.clone());
                 return Ok(match self.documents.insert(&request.query, document) {
                     Ok(cached) => Prepared::Cached(cached),
@@ -304,7 +307,7 @@ impl Executor {
                 });
             }
         };
-        check_document(&cached.document, limits, self.options.introspection)?;
+        check_document(&cached.document, limits, self.options.introspection).map_err(|err| vec![err])?;
         // The copy is execution's own (it edits it).
         request.set_parsed_query(cached.document.clone());
         Ok(Prepared::Cached(cached))
@@ -312,7 +315,7 @@ impl Executor {
 }
 
 /// The document a request runs, for what happens around its execution.
-pub(crate) enum Prepared {
+enum Prepared {
     Cached(Arc<Cached>),
     /// A document the cache does not keep (too long, or no cache).
     Owned(Box<ExecutableDocument>),

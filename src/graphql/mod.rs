@@ -20,6 +20,7 @@ pub mod persisted;
 pub mod results;
 pub mod subscription;
 pub mod variables;
+pub mod variable_positions;
 
 use std::sync::Arc;
 

@@ -411,7 +411,7 @@ async fn graphql_get(
 /// refuse, one that does not parse, and one whose operation cannot be chosen count as a query:
 /// the executor then answers with the error, as it does for POST.
 fn is_query(state: &AppState, request: &async_graphql::Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    use async_graphql::parser::types::OperationType;
     // The limits on the text come before parsing: a deeply nested text must never reach the
     // parser. A document the executor has cached is not parsed again.
     if crate::graphql::limits::check_text(&request.query, &state.settings.query_limits).is_err() {
@@ -430,13 +430,8 @@ fn is_query(state: &AppState, request: &async_graphql::Request) -> bool {
         },
     };
     // The operation async-graphql would run (`Schema::execute`): by name, or the only one.
-    let operation = match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(operation), None) => Some(operation),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations.values().next(),
-        _ => None,
-    };
-    operation.is_none_or(|operation| operation.node.ty == OperationType::Query)
+    crate::graphql::complete::operation(document, request.operation_name.as_deref())
+        .is_none_or(|operation| operation.ty == OperationType::Query)
 }
 
 /// GraphQL over WebSocket (subscriptions), protocols `graphql-transport-ws` and `graphql-ws`.

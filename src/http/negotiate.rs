@@ -35,9 +35,12 @@ impl ResponseType {
 ///
 /// Without an `Accept` header (or with only empty ones) the answer is `application/json`, as
 /// GraphQL over HTTP recommends for clients that predate the new type. Otherwise each type
-/// gets the weight of the most specific range that matches it, and the better weight wins;
-/// at equal weights (`*/*`, `application/*`, both listed) `application/graphql-response+json`
-/// wins, the type the spec tells servers to prefer.
+/// gets the weight of the most specific range that matches it, and the better weight wins.
+/// At equal weights `application/graphql-response+json` wins when the client names it (the
+/// type the spec tells servers to prefer), and `application/json` when only wildcards match
+/// both (`*/*`, `application/*`): curl, reqwest and other generic clients send `*/*` and
+/// predate the new type, so they keep the legacy answers (as the reference `graphql-http`
+/// server does).
 pub fn response_type(headers: &HeaderMap) -> Option<ResponseType> {
     let mut present = false;
     let mut ranges = Vec::new();
@@ -57,7 +60,9 @@ pub fn response_type(headers: &HeaderMap) -> Option<ResponseType> {
     let legacy = weight(&ranges, ResponseType::Json);
     match (new, legacy) {
         (0, 0) => None,
-        (new, legacy) if new >= legacy => Some(ResponseType::GraphQLResponseJson),
+        (new, legacy) if new > legacy || (new == legacy && named(&ranges, ResponseType::GraphQLResponseJson)) => {
+            Some(ResponseType::GraphQLResponseJson)
+        }
         _ => Some(ResponseType::Json),
     }
 }
@@ -151,6 +156,13 @@ fn weight(ranges: &[MediaRange], media: ResponseType) -> u16 {
         .filter(|range| range.matches(media))
         .max_by_key(|range| (range.specificity(), range.weight))
         .map_or(0, |range| range.weight)
+}
+
+/// Whether `ranges` name `media` itself (not through a wildcard) with a weight above 0.
+fn named(ranges: &[MediaRange], media: ResponseType) -> bool {
+    ranges
+        .iter()
+        .any(|range| range.kind != "*" && range.subtype != "*" && range.weight > 0 && range.matches(media))
 }
 
 /// A qvalue (`0`, `0.5`, `1.000`; at most three decimals, at most 1) in thousandths.
@@ -254,12 +266,14 @@ mod tests {
             // Both, equally acceptable: the new type.
             ("application/json, application/graphql-response+json", Some(New)),
             ("application/graphql-response+json, application/json", Some(New)),
-            ("*/*", Some(New)),
-            ("application/*", Some(New)),
+            // Wildcards only (curl, reqwest, browsers): the legacy type.
+            ("*/*", Some(Json)),
+            ("application/*", Some(Json)),
             (
                 "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-                Some(New),
+                Some(Json),
             ),
+            ("application/graphql-response+json, */*", Some(New)),
             // Weights decide.
             ("application/graphql-response+json;q=0.9, application/json", Some(Json)),
             (

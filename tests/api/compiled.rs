@@ -1,37 +1,45 @@
 //! Compiled page plans (`graphql::compiled`) against the general executor: the same request to
 //! a server with plans and to one without (`GRAPHQL_COMPILED_PAGES=false`) must come back with
-//! the same bytes — for hundreds of generated queries (fields, aliases, arguments as literals
-//! and variables, orderings, filters, cursors, bad input) on both backends — and the plans
-//! must actually answer the requests they cover.
+//! the same bytes — for generated requests (fields, aliases, arguments as literals and
+//! variables, orderings, filters, cursors, bad input, several operations, GET, batches) over
+//! rows whose texts need JSON escaping, on both backends — and the plans must actually answer
+//! the requests they cover. Tokens and scopes, a database timeout and complexity at the limit
+//! have tests of their own.
 
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, TestDb};
 
-/// A small deterministic generator (xorshift), so a failing case can be reproduced by seed.
-struct Rng(u64);
+/// The generator's choices, read from a tape of words proptest generates and shrinks: a
+/// shorter tape or smaller words make a simpler request (every choice falls back to its first
+/// option on 0), so a failure shrinks to a small one.
+struct Tape<'a> {
+    words: &'a [u32],
+    at: usize,
+}
 
-impl Rng {
+impl Tape<'_> {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        let word = self.words.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        u64::from(word)
     }
 
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
+    /// True with `percent` % chance; false for a 0 word.
     fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+        self.next() % 100 >= 100 - percent
     }
 
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 
-    /// A non-empty random subset of `items`, in random order.
+    /// A non-empty subset of `items`, in an order of the tape's choosing.
     fn subset<'a>(&mut self, items: &[&'a str]) -> Vec<&'a str> {
         let mut chosen: Vec<&str> = items.iter().copied().filter(|_| self.chance(40)).collect();
         if chosen.is_empty() {
@@ -164,16 +172,46 @@ fn filter_json(literal: &str) -> Value {
     Value::Object(object)
 }
 
-/// Builds one generated request: (query, variables).
+/// How a generated request travels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Transport {
+    Post,
+    Get,
+    /// POSTed as a batch, with a second request after it.
+    Batch,
+}
+
+/// One generated request.
 struct Case {
     query: String,
     variables: serde_json::Map<String, Value>,
     declarations: Vec<String>,
+    operation_name: Option<&'static str>,
+    transport: Transport,
+}
+
+impl Case {
+    /// The request's JSON body (a single request).
+    fn body(&self) -> Value {
+        let mut body = json!({ "query": self.query, "variables": self.variables });
+        if let Some(name) = self.operation_name {
+            body["operationName"] = json!(name);
+        }
+        body
+    }
+
+    /// True when a compiled plan may answer it: one operation, asked for by its name or none,
+    /// sent alone.
+    fn coverable(&self) -> bool {
+        self.transport != Transport::Batch
+            && !self.query.contains("query Other")
+            && self.operation_name.is_none_or(|name| name == "Page" && self.query.starts_with("query Page"))
+    }
 }
 
 impl Case {
     /// An argument as a literal or, sometimes, as a variable of `ty`.
-    fn arg(&mut self, rng: &mut Rng, name: &str, ty: &str, literal: &str, json: Value) -> String {
+    fn arg(&mut self, rng: &mut Tape, name: &str, ty: &str, literal: &str, json: Value) -> String {
         if rng.chance(50) {
             let var = format!("v{}", self.declarations.len());
             self.declarations.push(format!("${var}: {ty}"));
@@ -185,7 +223,7 @@ impl Case {
     }
 }
 
-fn node_selection(rng: &mut Rng, kind: &Kind) -> String {
+fn node_selection(rng: &mut Tape, kind: &Kind) -> String {
     let fields = rng.subset(kind.node_fields);
     let mut out = Vec::new();
     for (i, field) in fields.iter().enumerate() {
@@ -198,11 +236,13 @@ fn node_selection(rng: &mut Rng, kind: &Kind) -> String {
     out.join(" ")
 }
 
-fn generate(rng: &mut Rng, campaigns: &[(String, String)], cursors: &[String]) -> Case {
+fn generate(rng: &mut Tape, campaigns: &[(String, String)], cursors: &[String]) -> Case {
     let mut case = Case {
         query: String::new(),
         variables: serde_json::Map::new(),
         declarations: Vec::new(),
+        operation_name: None,
+        transport: Transport::Post,
     };
     let (global, database) = rng.pick(campaigns).clone();
     let root = if rng.chance(50) {
@@ -305,14 +345,30 @@ fn generate(rng: &mut Rng, campaigns: &[(String, String)], cursors: &[String]) -
     } else {
         format!("query Page({}) {body}", case.declarations.join(", ")).replace("query Page() ", "query Page ")
     };
+    // Several operations, and the one asked for by name (or a name that is not there).
+    if rng.chance(15) {
+        case.query.push_str(" query Other { __typename }");
+        case.operation_name = *rng.pick(&[Some("Page"), Some("Other"), None, Some("Nope")]);
+    } else if rng.chance(10) {
+        case.operation_name = *rng.pick(&[Some("Page"), Some("Nope")]);
+    }
+    case.transport = match rng.below(20) {
+        0..=2 => Transport::Get,
+        3 | 4 => Transport::Batch,
+        _ => Transport::Post,
+    };
     case
 }
 
 async fn post(app: &TestApp, query: &str, variables: &serde_json::Map<String, Value>) -> (u16, String) {
+    send_body(app, &json!({ "query": query, "variables": variables })).await
+}
+
+async fn send_body(app: &TestApp, body: &Value) -> (u16, String) {
     let response = app
         .client
         .post(format!("{}/graphql", app.address))
-        .json(&json!({ "query": query, "variables": variables }))
+        .json(body)
         .send()
         .await
         .expect("request sent");
@@ -320,10 +376,119 @@ async fn post(app: &TestApp, query: &str, variables: &serde_json::Map<String, Va
     (status, response.text().await.expect("body"))
 }
 
+/// Sends a generated request as it travels: status and raw body.
+async fn send(app: &TestApp, case: &Case) -> (u16, String) {
+    match case.transport {
+        Transport::Post => send_body(app, &case.body()).await,
+        Transport::Batch => send_body(app, &json!([case.body(), { "query": "{ campaigns(first: 1) { totalCount } }" }])).await,
+        Transport::Get => {
+            let mut query = vec![("query", case.query.clone())];
+            if !case.variables.is_empty() {
+                query.push(("variables", Value::Object(case.variables.clone()).to_string()));
+            }
+            if let Some(name) = case.operation_name {
+                query.push(("operationName", name.to_owned()));
+            }
+            let response = app
+                .client
+                .get(format!("{}/graphql", app.address))
+                .query(&query)
+                .send()
+                .await
+                .expect("request sent");
+            let status = response.status().as_u16();
+            (status, response.text().await.expect("body"))
+        }
+    }
+}
+
+/// Texts that need JSON escaping (quotes, backslashes, control characters) and non-ASCII
+/// ones, written into every text column of some rows of the chain.
+async fn write_awkward_texts(db: &TestDb, chain: &domainflow::seed::ChainIds) {
+    let text = |i: usize| format!("q\"uo\\te\u{1}\u{1f}\t\n é 日本 🦀 </script> {i}");
+    let json_text = |i: usize| json!({ "awkward": [text(i)], "n": i });
+    db.exec(
+        "UPDATE campaigns SET name = $1, description = $2, error_message = $3 WHERE id = $4",
+        vec![text(0).into(), text(1).into(), text(2).into(), chain.generation.into()],
+    )
+    .await;
+    db.exec(
+        "UPDATE campaigns SET description = $1 WHERE id = $2",
+        vec![text(3).into(), chain.dns.into()],
+    )
+    .await;
+    for offset in [1i64, 5, 17] {
+        db.exec(
+            "UPDATE generated_domains SET domain_name = $1, tld = $2, source_keyword = $3, source_pattern = $4 \
+             WHERE domain_generation_campaign_id = $5 AND offset_index = $6",
+            vec![
+                text(10 + offset as usize).into(),
+                text(20).into(),
+                text(21).into(),
+                text(22).into(),
+                chain.generation.into(),
+                offset.into(),
+            ],
+        )
+        .await;
+    }
+    let dns_ids = ids(db, "SELECT id FROM dns_validation_results WHERE dns_campaign_id = $1 ORDER BY id LIMIT 3", chain.dns).await;
+    for (i, id) in dns_ids.into_iter().enumerate() {
+        db.exec(
+            "UPDATE dns_validation_results SET domain_name = $1, dns_records = $2 WHERE dns_campaign_id = $3 AND id = $4",
+            vec![text(30 + i).into(), json_text(i).into(), chain.dns.into(), id.into()],
+        )
+        .await;
+    }
+    let http_ids = ids(db, "SELECT id FROM http_keyword_results WHERE http_keyword_campaign_id = $1 ORDER BY id LIMIT 3", chain.http).await;
+    for (i, id) in http_ids.into_iter().enumerate() {
+        db.exec(
+            "UPDATE http_keyword_results SET domain_name = $1, page_title = $2, content_snippet = $3, content_hash = $4, \
+             found_keywords = $5 WHERE http_keyword_campaign_id = $6 AND id = $7",
+            vec![
+                text(40 + i).into(),
+                text(50).into(),
+                text(51).into(),
+                text(52).into(),
+                json_text(i).into(),
+                chain.http.into(),
+                id.into(),
+            ],
+        )
+        .await;
+    }
+}
+
+/// The ids a one-parameter query returns.
+async fn ids(db: &TestDb, sql: &str, campaign: uuid::Uuid) -> Vec<uuid::Uuid> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let statement = Statement::from_sql_and_values(db.backend(), sql, vec![campaign.into()]);
+    db.db
+        .query_all_raw(statement)
+        .await
+        .expect("ids")
+        .iter()
+        .map(|row| row.try_get_by_index::<uuid::Uuid>(0).expect("uuid"))
+        .collect()
+}
+
 async fn compiled_count(app: &TestApp) -> u64 {
-    app.graphql("{ metrics { requests { compiled } } }", json!({})).await["data"]["metrics"]["requests"]["compiled"]
+    compiled_count_as(app, None).await
+}
+
+/// The requests compiled plans answered, asked with `token` (a token with the metrics scope).
+async fn compiled_count_as(app: &TestApp, token: Option<&str>) -> u64 {
+    let mut request = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .json(&json!({ "query": "{ metrics { requests { compiled } } }" }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let reply: Value = request.send().await.expect("sent").json().await.expect("JSON");
+    reply["data"]["metrics"]["requests"]["compiled"]
         .as_u64()
-        .expect("compiled count")
+        .unwrap_or_else(|| panic!("compiled count: {reply}"))
 }
 
 /// Harvests the cursors of a response (start/end cursors and edge cursors).
@@ -348,69 +513,89 @@ fn harvest(value: &Value, into: &mut Vec<String>) {
 db_test!(
     async fn compiled_plans_answer_exactly_what_the_general_executor_answers(db) {
         let chain = db.seed_chain(120).await;
+        write_awkward_texts(&db, &chain).await;
         let compiled = db.spawn_app().await;
         let general = db.spawn_app_with(&[("GRAPHQL_COMPILED_PAGES", "false")]).await;
-        let global = |id: uuid::Uuid| {
-            domainflow::graphql::node::GlobalId::campaign(id).encode()
-        };
+        let global = |id: uuid::Uuid| domainflow::graphql::node::GlobalId::campaign(id).encode();
         let missing = uuid::Uuid::from_u128(7);
         let campaigns: Vec<(String, String)> = [chain.generation, chain.dns, chain.http, missing]
             .into_iter()
             .map(|id| (global(id), id.to_string()))
             .collect();
-
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        // Cursors of real pages, for `after`/`before` (generated from a fixed seed first).
         let mut cursors = Vec::new();
-        let (mut data, mut errors) = (0u64, 0);
-        let before = compiled_count(&compiled).await;
-        for i in 0..300 {
-            let case = generate(&mut rng, &campaigns, &cursors);
-            // The first request of a text compiles its plan; the second runs it. Compared as
-            // JSON values: async-graphql's general executor does not keep the selection's order
-            // of sibling connection fields (they resolve concurrently); the plans always do.
-            let first = post(&compiled, &case.query, &case.variables).await;
-            let count = compiled_count(&compiled).await;
-            let second = post(&compiled, &case.query, &case.variables).await;
-            let answered = compiled_count(&compiled).await - count;
-            let expected = post(&general, &case.query, &case.variables).await;
-            let parse = |(status, body): &(u16, String)| -> (u16, Value) {
-                (*status, serde_json::from_str(body).expect("JSON"))
-            };
-            assert_eq!(
-                parse(&first),
-                parse(&expected),
-                "case {i}, first request\nquery: {}\nvariables: {:?}",
-                case.query,
-                case.variables
-            );
-            assert_eq!(
-                parse(&second),
-                parse(&expected),
-                "case {i}, compiled\nquery: {}\nvariables: {:?}",
-                case.query,
-                case.variables
-            );
-            let value: Value = serde_json::from_str(&expected.1).expect("JSON");
-            // Every successful case is one the plans cover, except a missing campaign asked with
-            // arguments that would be refused (the plan validates them before it learns the
-            // campaign is missing); every error comes from the general executor.
-            let failed = value.get("errors").is_some();
-            let root_null = value["data"].as_object().is_some_and(|data| data.values().all(Value::is_null));
-            assert!(
-                answered == u64::from(!failed) || (!failed && root_null && answered == 0),
-                "case {i}: answered by a plan?\nquery: {}\nvariables: {:?}\nanswer: {value}",
-                case.query,
-                case.variables
-            );
-            if failed {
-                errors += 1;
-            } else {
-                data += answered;
+        for kind in &KINDS {
+            for id in [chain.generation, chain.dns, chain.http] {
+                for order in kind.orders {
+                    let query = format!(
+                        r#"{{ campaignByDatabaseId(databaseId: "{id}") {{ {}(first: 7, orderBy: {{field: {order}}}) {{ edges {{ cursor }} }} }} }}"#,
+                        kind.field
+                    );
+                    harvest(&compiled.graphql(&query, json!({})).await, &mut cursors);
+                }
             }
-            harvest(&value, &mut cursors);
         }
-        assert_eq!(compiled_count(&compiled).await - before, data);
-        assert!(data > 150 && errors > 20, "{data} answers with data, {errors} with errors");
+        assert!(cursors.len() > 20, "{} cursors", cursors.len());
+
+        let handle = tokio::runtime::Handle::current();
+        let stats = std::sync::Mutex::new((0u64, 0u64));
+        let mut runner = TestRunner::new(Config {
+            cases: 160,
+            failure_persistence: None,
+            max_shrink_iters: 300,
+            ..Config::default()
+        });
+        let tapes = proptest::collection::vec(proptest::prelude::any::<u32>(), 0..160);
+        let result = runner.run(&tapes, |words| {
+            let mut tape = Tape { words: &words, at: 0 };
+            let case = generate(&mut tape, &campaigns, &cursors);
+            let outcome = tokio::task::block_in_place(|| {
+                handle.block_on(async {
+                    // The first request of a text runs the general executor (and compiles the
+                    // plan once the text proved valid); the second is the plan's to answer.
+                    let first = send(&compiled, &case).await;
+                    let count = compiled_count(&compiled).await;
+                    let second = send(&compiled, &case).await;
+                    let answered = compiled_count(&compiled).await - count;
+                    let expected = send(&general, &case).await;
+                    (first, second, answered, expected)
+                })
+            });
+            let (first, second, answered, expected) = outcome;
+            let describe = || {
+                format!(
+                    "query: {}\nvariables: {:?}\noperationName: {:?}\ntransport: {:?}\nexpected: {:?}",
+                    case.query, case.variables, case.operation_name, case.transport, expected
+                )
+            };
+            // The same bytes, whichever path answered.
+            if first != expected {
+                return Err(TestCaseError::fail(format!("first request: {first:?}\n{}", describe())));
+            }
+            if second != expected {
+                return Err(TestCaseError::fail(format!("second request: {second:?}\n{}", describe())));
+            }
+            let value: Value = serde_json::from_str(&expected.1).expect("JSON");
+            // Every case a plan covers and that succeeds is answered by the plan, except a
+            // missing campaign asked with arguments that would be refused (the plan checks
+            // arguments before it learns the campaign is missing); errors here are all the
+            // request's own, which the general executor reports.
+            let failed = expected.1.contains("\"errors\"");
+            let root_null = value["data"].as_object().is_some_and(|data| data.values().all(Value::is_null));
+            let expected_answer = case.coverable() && !failed;
+            if !(answered == u64::from(expected_answer) || (expected_answer && root_null && answered == 0)) {
+                return Err(TestCaseError::fail(format!("answered by a plan: {answered}\n{}", describe())));
+            }
+            let mut stats = stats.lock().expect("stats");
+            stats.0 += answered;
+            stats.1 += u64::from(failed);
+            Ok(())
+        });
+        if let Err(err) = result {
+            panic!("{err}");
+        }
+        let (answered, failed) = *stats.lock().expect("stats");
+        assert!(answered > 50 && failed > 10, "{answered} answered by plans, {failed} with errors");
         assert_eq!(compiled_count(&general).await, 0);
         compiled.stop().await;
         general.stop().await;
@@ -450,9 +635,12 @@ db_test!(
     async fn compiled_plans_check_scopes_and_variables_on_every_request(db) {
         let chain = db.seed_chain(20).await;
         let tokens = "reader:read:reader-token-0123456789, scraper:metrics:scraper-token-0123456789";
-        let app = db.spawn_app_with(&[("API_TOKENS", tokens)]).await;
+        let compiled = db.spawn_app_with(&[("API_TOKENS", tokens)]).await;
+        let general = db
+            .spawn_app_with(&[("API_TOKENS", tokens), ("GRAPHQL_COMPILED_PAGES", "false")])
+            .await;
         let query = "query Q($c: UUID!, $n: Int) { campaignByDatabaseId(databaseId: $c) { generatedDomains(first: $n) { totalCount nodes { domainName } } } }";
-        let send = |token: &'static str, variables: Value| {
+        let send = |app: &TestApp, token: &'static str, variables: Value| {
             let client = app.client.clone();
             let url = format!("{}/graphql", app.address);
             async move {
@@ -463,28 +651,164 @@ db_test!(
                     .send()
                     .await
                     .expect("sent");
-                response.json::<Value>().await.expect("JSON")
+                (response.status().as_u16(), response.text().await.expect("body"))
+            }
+        };
+        // Byte for byte what the general executor answers, with every token and variables.
+        let same = |token: &'static str, variables: Value| {
+            let (compiled, general) = (&compiled, &general);
+            async move {
+                let ours = send(compiled, token, variables.clone()).await;
+                let theirs = send(general, token, variables).await;
+                assert_eq!(ours, theirs, "token {token}");
+                serde_json::from_str::<Value>(&ours.1).expect("JSON")
             }
         };
         let ok = json!({ "c": chain.generation, "n": 3 });
         for _ in 0..2 {
-            let reply = send("reader-token-0123456789", ok.clone()).await;
+            let reply = same("reader-token-0123456789", ok.clone()).await;
             assert_eq!(reply["data"]["campaignByDatabaseId"]["generatedDomains"]["totalCount"], 20);
         }
+        let metrics = Some("scraper-token-0123456789");
+        assert_eq!(compiled_count_as(&compiled, metrics).await, 1, "the second request ran the plan");
         // The same (compiled) document with a token lacking the read scope, then bad variables.
-        let reply = send("scraper-token-0123456789", ok.clone()).await;
+        let reply = same("scraper-token-0123456789", ok.clone()).await;
         assert_eq!(crate::helpers::error_code(&reply), "FORBIDDEN", "{reply}");
-        let reply = send("reader-token-0123456789", json!({ "c": chain.generation, "n": "3" })).await;
-        assert!(reply["errors"].is_array(), "{reply}");
-        let reply = send("reader-token-0123456789", json!({ "n": 3 })).await;
-        assert!(reply["errors"].is_array(), "{reply}");
-        let reply = send("reader-token-0123456789", json!({ "c": chain.generation, "n": -1 })).await;
+        let reply = same("reader-token-0123456789", json!({ "c": chain.generation, "n": "3" })).await;
         assert_eq!(crate::helpers::error_code(&reply), "BAD_USER_INPUT", "{reply}");
-        let reply = send("reader-token-0123456789", json!({ "c": chain.generation, "n": 100_000 })).await;
+        let reply = same("reader-token-0123456789", json!({ "n": 3 })).await;
+        assert_eq!(crate::helpers::error_code(&reply), "BAD_USER_INPUT", "{reply}");
+        let reply = same("reader-token-0123456789", json!({ "c": chain.generation, "n": -1 })).await;
+        assert_eq!(crate::helpers::error_code(&reply), "BAD_USER_INPUT", "{reply}");
+        let reply = same("reader-token-0123456789", json!({ "c": chain.generation, "n": 100_000 })).await;
         assert_eq!(crate::helpers::error_code(&reply), "LIMIT_EXCEEDED", "{reply}");
-        app.stop().await;
+        let reply = same("nobody-0123456789", ok).await;
+        assert_eq!(crate::helpers::error_code(&reply), "UNAUTHENTICATED", "{reply}");
+        assert_eq!(compiled_count_as(&compiled, metrics).await, 1, "no failed request was a plan's");
+        compiled.stop().await;
+        general.stop().await;
     }
 );
+
+db_test!(
+    async fn complexity_at_the_limit_is_decided_as_the_general_executor_decides(db) {
+        let chain = db.seed_chain(300).await;
+        // campaignByDatabaseId (1) + the connection (10 + n × (nodes + domainName = 2)).
+        let limit = 411;
+        let settings = [("GRAPHQL_MAX_COMPLEXITY", "411")];
+        let compiled = db.spawn_app_with(&settings).await;
+        let general = db
+            .spawn_app_with(&[settings[0], ("GRAPHQL_COMPILED_PAGES", "false")])
+            .await;
+        let query = "query($c: UUID!, $n: Int) { campaignByDatabaseId(databaseId: $c) { generatedDomains(first: $n) { nodes { domainName } } } }";
+        let at_limit = (limit - 11) / 2;
+        let mut answered = 0;
+        for n in [at_limit - 1, at_limit, at_limit + 1, at_limit, at_limit + 2, 1000] {
+            let variables = json!({ "c": chain.generation, "n": n });
+            let before = compiled_count(&compiled).await;
+            let ours = post(&compiled, query, variables.as_object().expect("object")).await;
+            answered += compiled_count(&compiled).await - before;
+            let theirs = post(&general, query, variables.as_object().expect("object")).await;
+            assert_eq!(ours, theirs, "first: {n}");
+            let value: Value = serde_json::from_str(&ours.1).expect("JSON");
+            if n > at_limit {
+                assert_eq!(crate::helpers::error_code(&value), "LIMIT_EXCEEDED", "first: {n}: {value}");
+            } else {
+                assert!(value.get("errors").is_none(), "first: {n}: {value}");
+            }
+        }
+        // The first text ran the general executor; the valid ones after it ran the plan.
+        assert_eq!(answered, 2, "plans answered the requests within the limit");
+        compiled.stop().await;
+        general.stop().await;
+    }
+);
+
+db_test!(
+    async fn a_database_failure_inside_a_plan_is_answered_as_the_general_executor_answers_it(db) {
+        let chain = db.seed_chain(20).await;
+        // A short statement timeout, so a locked table fails the statement quickly.
+        let settings = [("DB_STATEMENT_TIMEOUT_SECONDS", "1"), ("DB_ACQUIRE_TIMEOUT_SECONDS", "1")];
+        let compiled = db.spawn_app_with(&settings).await;
+        let general = db
+            .spawn_app_with(&[settings[0], settings[1], ("GRAPHQL_COMPILED_PAGES", "false")])
+            .await;
+        let queries = [
+            // One connection only: one statement with the campaign's type as its guard.
+            "query($c: UUID!) { campaignByDatabaseId(databaseId: $c) { generatedDomains(first: 3) { totalCount nodes { domainName } } } }",
+            // The campaign first, then the page.
+            "query($c: UUID!) { campaignByDatabaseId(databaseId: $c) { name generatedDomains(first: 3) { nodes { domainName } } } }",
+        ];
+        let variables = json!({ "c": chain.generation });
+        let variables = variables.as_object().expect("object");
+        for query in queries {
+            // Compiled while the database answers.
+            post(&compiled, query, variables).await;
+            let broken = break_rows(&db).await;
+            let before = compiled_count(&compiled).await;
+            let ours = post(&compiled, query, variables).await;
+            let answered = compiled_count(&compiled).await - before;
+            let theirs = post(&general, query, variables).await;
+            mend(&db, broken).await;
+            assert_eq!(ours, theirs, "{query}");
+            let value: Value = serde_json::from_str(&ours.1).expect("JSON");
+            let code = crate::helpers::error_code(&value);
+            assert!(code == "TIMEOUT" || code == "INTERNAL", "{value}");
+            assert_eq!(value["data"]["campaignByDatabaseId"], Value::Null, "{value}");
+            assert_eq!(value["errors"][0]["path"], json!(["campaignByDatabaseId", "generatedDomains"]), "{value}");
+            // The plan answered the failure itself: its database work ran once.
+            assert_eq!(answered, 1, "{query}");
+            // And the database serves again.
+            wait_ready(&compiled).await;
+            wait_ready(&general).await;
+        }
+        compiled.stop().await;
+        general.stop().await;
+    }
+);
+
+/// Makes reading generated domains fail: PostgreSQL locks the table (the statement times out:
+/// TIMEOUT), SQLite loses it for a moment (renamed away: a database error, INTERNAL). Returns the
+/// connection that did it.
+async fn break_rows(db: &TestDb) -> sea_orm::DatabaseConnection {
+    use sea_orm::ConnectionTrait;
+    let other = db.another_connection().await;
+    let sql = match db.backend() {
+        sea_orm::DbBackend::Postgres => "BEGIN; LOCK TABLE generated_domains IN ACCESS EXCLUSIVE MODE",
+        _ => "ALTER TABLE generated_domains RENAME TO generated_domains_away",
+    };
+    for statement in sql.split("; ") {
+        other.execute_unprepared(statement).await.expect(statement);
+    }
+    other
+}
+
+async fn mend(db: &TestDb, other: sea_orm::DatabaseConnection) {
+    use sea_orm::ConnectionTrait;
+    match db.backend() {
+        sea_orm::DbBackend::Postgres => {
+            other.execute_unprepared("ROLLBACK").await.expect("rollback");
+        }
+        _ => {
+            other
+                .execute_unprepared("ALTER TABLE generated_domains_away RENAME TO generated_domains")
+                .await
+                .expect("rename back");
+        }
+    }
+    other.close().await.expect("close");
+}
+
+/// Waits until /readyz says the database answers again.
+async fn wait_ready(app: &TestApp) {
+    for _ in 0..100 {
+        if app.get("/readyz").await.0 == 200 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the server did not become ready again");
+}
 
 db_test!(
     async fn compiled_plans_never_answer_from_a_cache_of_results(db) {

@@ -310,9 +310,9 @@ db_test!(
             let big = app.graphql(sized, json!({ "a": 500, "b": 500 })).await;
             assert_eq!(error_code(&big), "LIMIT_EXCEEDED", "round {round}: {big}");
             assert_eq!(limit_of(&big).0, "complexity");
-            // A variable of the wrong type is refused by validation every time.
+            // A variable of the wrong type is refused (variable coercion) every time.
             let wrong = app.graphql(sized, json!({ "a": "one" })).await;
-            assert_eq!(error_code(&wrong), "GRAPHQL_VALIDATION_FAILED", "round {round}: {wrong}");
+            assert_eq!(error_code(&wrong), "BAD_USER_INPUT", "round {round}: {wrong}");
             // Texts differing in one field answer that field (more texts than the cache holds).
             let a = app.graphql(names, json!({})).await;
             let b = app.graphql(offsets, json!({})).await;

@@ -136,8 +136,10 @@ db_test!(
             ("application/graphql-response+json; charset=utf-8", NEW),
             // Both equally acceptable: the new type.
             ("application/json, application/graphql-response+json", NEW),
-            ("*/*", NEW),
-            ("application/*", NEW),
+            // Wildcards only (curl, reqwest): the legacy type, as generic clients expect.
+            ("*/*", LEGACY),
+            ("application/*", LEGACY),
+            ("application/graphql-response+json, */*;q=0.9", NEW),
             // Weights.
             ("application/graphql-response+json;q=0.5, application/json", LEGACY),
             ("application/json;q=0.5, application/graphql-response+json;q=0.8", NEW),

@@ -24,13 +24,16 @@
 //!   timed-out statement becomes the field error the general executor would give (same
 //!   message, code, location and path, null propagated to the campaign), so no request runs
 //!   its database work twice.
+//!
 //! `tests/api/compiled.rs` compares the bytes with the general executor's for generated
 //! requests on both backends.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Field, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Field, OperationType, Selection, SelectionSet,
+};
 use async_graphql::registry::{MetaField, MetaType, Registry};
 use async_graphql::{ID, InputType, Name, OutputType, PathSegment, Pos, Positioned, Value, Variables};
 use chrono::{DateTime, Utc};
@@ -353,7 +356,11 @@ pub fn compile(document: &ExecutableDocument, limits: &QueryLimits, registry: &R
     let query = object_type(registry, &registry.query_type)?;
     let root_meta = query.field_by_name(root.node.name.node.as_str())?;
     let (argument, root_arg, argument_type) = match root.node.name.node.as_str() {
-        "campaign" => ("id", Root::ById(arg(&root.node, "id")), <ID as InputType>::qualified_type_name()),
+        "campaign" => (
+            "id",
+            Root::ById(arg(&root.node, "id")),
+            <ID as InputType>::qualified_type_name(),
+        ),
         "campaignByDatabaseId" => (
             "databaseId",
             Root::ByDatabaseId(arg(&root.node, "databaseId")),
@@ -376,7 +383,9 @@ pub fn compile(document: &ExecutableDocument, limits: &QueryLimits, registry: &R
             "generatedDomains" => CampaignItem::GeneratedDomains(connection(registry, campaign, field)?),
             "dnsValidationResults" => CampaignItem::DnsValidationResults(connection(registry, campaign, field)?),
             "httpKeywordResults" => CampaignItem::HttpKeywordResults(connection(registry, campaign, field)?),
-            _ if leaf(&field.node) => CampaignItem::Field(json_key(&field.node), CampaignField::resolve(campaign, name)?),
+            _ if leaf(&field.node) => {
+                CampaignItem::Field(json_key(&field.node), CampaignField::resolve(campaign, name)?)
+            }
             _ => return None,
         };
         items.push(item);
@@ -393,7 +402,11 @@ pub fn compile(document: &ExecutableDocument, limits: &QueryLimits, registry: &R
 }
 
 /// The connection field `field` of the campaign, for row type `M`.
-fn connection<M: RowNode>(registry: &Registry, campaign: &MetaType, field: &Positioned<Field>) -> Option<ConnectionPlan<M>> {
+fn connection<M: RowNode>(
+    registry: &Registry,
+    campaign: &MetaType,
+    field: &Positioned<Field>,
+) -> Option<ConnectionPlan<M>> {
     let meta = campaign.field_by_name(field.node.name.node.as_str())?;
     if meta.ty != <M::Connection as OutputType>::qualified_type_name()
         || !takes_exactly(meta, &field.node, &M::arguments())
@@ -431,10 +444,24 @@ fn connection<M: RowNode>(registry: &Registry, campaign: &MetaType, field: &Posi
         let key = json_key(item);
         let compiled = match item.name.node.as_str() {
             "__typename" if leaf(item) => ConnectionItem::Typename(key),
-            "totalCount" if leaf(item) && typed(connection_type, "totalCount", <i64 as OutputType>::qualified_type_name()) => {
+            "totalCount"
+                if leaf(item)
+                    && typed(
+                        connection_type,
+                        "totalCount",
+                        <i64 as OutputType>::qualified_type_name(),
+                    ) =>
+            {
                 ConnectionItem::TotalCount(key)
             }
-            "pageInfo" if object(item) && typed(connection_type, "pageInfo", <PageInfo as OutputType>::qualified_type_name()) => {
+            "pageInfo"
+                if object(item)
+                    && typed(
+                        connection_type,
+                        "pageInfo",
+                        <PageInfo as OutputType>::qualified_type_name(),
+                    ) =>
+            {
                 let mut page_info = Vec::new();
                 for info in fields(&item.selection_set.node)? {
                     let info = &info.node;
@@ -450,17 +477,30 @@ fn connection<M: RowNode>(registry: &Registry, campaign: &MetaType, field: &Posi
                 complexity += page_info.len();
                 ConnectionItem::PageInfo(key, page_info)
             }
-            "edges" if object(item) && typed(connection_type, "edges", <Vec<M::Edge> as OutputType>::qualified_type_name()) => {
+            "edges"
+                if object(item)
+                    && typed(
+                        connection_type,
+                        "edges",
+                        <Vec<M::Edge> as OutputType>::qualified_type_name(),
+                    ) =>
+            {
                 let mut edge = Vec::new();
                 for part in fields(&item.selection_set.node)? {
                     let part = &part.node;
                     let part_key = json_key(part);
                     match part.name.node.as_str() {
                         "__typename" if leaf(part) => edge.push(EdgeItem::Typename(part_key)),
-                        "cursor" if leaf(part) && typed(edge_type, "cursor", <String as OutputType>::qualified_type_name()) => {
+                        "cursor"
+                            if leaf(part)
+                                && typed(edge_type, "cursor", <String as OutputType>::qualified_type_name()) =>
+                        {
                             edge.push(EdgeItem::Cursor(part_key))
                         }
-                        "node" if object(part) && typed(edge_type, "node", <M::Node as OutputType>::qualified_type_name()) => {
+                        "node"
+                            if object(part)
+                                && typed(edge_type, "node", <M::Node as OutputType>::qualified_type_name()) =>
+                        {
                             let node = node_items::<M>(node_type, part)?;
                             complexity += node.len();
                             edge.push(EdgeItem::Node(part_key, node));
@@ -471,7 +511,14 @@ fn connection<M: RowNode>(registry: &Registry, campaign: &MetaType, field: &Posi
                 }
                 ConnectionItem::Edges(key, edge)
             }
-            "nodes" if object(item) && typed(connection_type, "nodes", <Vec<M::Node> as OutputType>::qualified_type_name()) => {
+            "nodes"
+                if object(item)
+                    && typed(
+                        connection_type,
+                        "nodes",
+                        <Vec<M::Node> as OutputType>::qualified_type_name(),
+                    ) =>
+            {
                 let node = node_items::<M>(node_type, item)?;
                 complexity += node.len();
                 ConnectionItem::Nodes(key, node)
@@ -659,7 +706,6 @@ fn push_digits(out: &mut String, value: u32, width: usize) {
     out.extend(&buf[..width]);
 }
 
-
 /// A row type a compiled connection can write.
 trait RowNode: crate::entity::DecodeRow + Send + Sync + Sized + 'static {
     /// The node's fields the plan writes.
@@ -734,7 +780,11 @@ impl RowNode for generated_domain::Model {
         with_total: bool,
     ) -> Option<ConnectionRequest<Self::Table, Self::Order>> {
         let order = plan.order_by.parse::<Option<GeneratedDomainOrder>>(vars)?;
-        Some(campaign_rows::generated_domains(parent, order.unwrap_or_default(), with_total))
+        Some(campaign_rows::generated_domains(
+            parent,
+            order.unwrap_or_default(),
+            with_total,
+        ))
     }
 
     fn write(&self, field: GeneratedField, out: &mut Out) {
@@ -1173,7 +1223,7 @@ enum Outcome {
     /// The campaign does not exist: the root field is null.
     Missing,
     /// The campaign (when it was loaded) and every connection's page, in the plan's order.
-    Found(Option<campaign::Model>, Vec<Fetched>),
+    Found(Option<Box<campaign::Model>>, Vec<Fetched>),
     /// Field errors, each with the index in the plan's items of its connection (None: the
     /// root field itself).
     Failed(Vec<(ApiError, Option<usize>)>),
@@ -1243,7 +1293,7 @@ impl Plan {
                 out.raw("null}}");
                 PlanAnswer::Json(out.0)
             }
-            Outcome::Found(campaign, fetched) => PlanAnswer::Json(self.write(campaign.as_ref(), &fetched)?),
+            Outcome::Found(campaign, fetched) => PlanAnswer::Json(self.write(campaign.as_deref(), &fetched)?),
             Outcome::Failed(errors) => PlanAnswer::Response(self.errors(errors)),
         })
     }
@@ -1297,7 +1347,7 @@ impl Plan {
             }
         }
         if errors.is_empty() {
-            Outcome::Found(Some(campaign), fetched)
+            Outcome::Found(Some(Box::new(campaign)), fetched)
         } else {
             Outcome::Failed(errors)
         }

@@ -103,7 +103,11 @@ pub fn complete(
         fragments: &document.fragments,
         operation,
         variables,
-        errors: response.errors.iter().map(|err| (err.path.clone(), usize::MAX)).collect(),
+        errors: response
+            .errors
+            .iter()
+            .map(|err| (err.path.clone(), usize::MAX))
+            .collect(),
         path: Vec::new(),
         visited: 0,
         collected: Vec::new(),
@@ -149,6 +153,9 @@ struct Collected<'a> {
     sets: Vec<&'a SelectionSet>,
 }
 
+/// Fields collected for an object type and the selection sets merged for it.
+type Memo<'a, 'r> = (&'r str, Vec<*const SelectionSet>, Rc<[Collected<'a>]>);
+
 /// A segment of the path being walked.
 #[derive(Clone, Copy)]
 enum Segment<'a> {
@@ -170,7 +177,7 @@ struct Walk<'a, 'r> {
     path: Vec<Segment<'a>>,
     visited: usize,
     /// Collected fields by (object type, merged selection sets): list items share them.
-    collected: Vec<(&'r str, Vec<*const SelectionSet>, Rc<[Collected<'a>]>)>,
+    collected: Vec<Memo<'a, 'r>>,
 }
 
 impl<'a, 'r> Walk<'a, 'r> {
@@ -235,7 +242,11 @@ impl<'a, 'r> Walk<'a, 'r> {
             return Ok(());
         };
         let runtime = match map.swap_remove(TYPE_MARKER) {
-            Some(Value::String(name)) => self.registry.types.get_key_value(name.as_str()).map(|(name, _)| name.as_str()),
+            Some(Value::String(name)) => self
+                .registry
+                .types
+                .get_key_value(name.as_str())
+                .map(|(name, _)| name.as_str()),
             _ => None,
         };
         let ty = runtime.unwrap_or(ty);
@@ -391,7 +402,11 @@ impl<'a, 'r> Walk<'a, 'r> {
     /// a union it belongs to.
     fn applies(&self, ty: &str, condition: &str) -> bool {
         ty == condition
-            || self.registry.implements.get(ty).is_some_and(|set| set.contains(condition))
+            || self
+                .registry
+                .implements
+                .get(ty)
+                .is_some_and(|set| set.contains(condition))
             || self
                 .registry
                 .types

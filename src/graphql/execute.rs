@@ -259,7 +259,13 @@ impl Executor {
 
     /// Completes a response of the general executor, and compiles the plan of its document
     /// once the document has proved valid.
-    fn finish(&self, response: &mut Response, prepared: &Prepared, operation_name: Option<&str>, variables: &Variables) {
+    fn finish(
+        &self,
+        response: &mut Response,
+        prepared: &Prepared,
+        operation_name: Option<&str>,
+        variables: &Variables,
+    ) {
         complete(response, &self.registry, prepared.document(), operation_name, variables);
         if let Prepared::Cached(cached) = prepared
             && self.options.compiled_pages
@@ -297,13 +303,14 @@ impl Executor {
             None => {
                 let document = parse_query(&request.query).map_err(|err| vec![code_parse_error(err.into(), limits)])?;
                 check_document(&document, limits, self.options.introspection).map_err(|err| vec![err])?;
-                // What async-graphql's own validation misses (see `overlap`). Only documents
-                // that pass are cached, so a cached one needs no second look.
+                // What async-graphql's own validation misses (`overlap`, `variable_positions`).
+                // Only documents that pass are cached, so a cached one needs no second look.
                 super::overlap::check(&document, &self.registry)?;
+                super::variable_positions::check(&document, &self.registry)?;
                 request.set_parsed_query(document.clone());
                 return Ok(match self.documents.insert(&request.query, document) {
                     Ok(cached) => Prepared::Cached(cached),
-                    Err(document) => Prepared::Owned(Box::new(document)),
+                    Err(document) => Prepared::Owned(document),
                 });
             }
         };
@@ -399,9 +406,9 @@ impl DocumentCache {
 
     /// Keeps the document of `query` (texts over [`MAX_CACHED_QUERY_BYTES`] are not kept: the
     /// document comes back).
-    pub fn insert(&self, query: &str, document: ExecutableDocument) -> Result<Arc<Cached>, ExecutableDocument> {
+    pub fn insert(&self, query: &str, document: ExecutableDocument) -> Result<Arc<Cached>, Box<ExecutableDocument>> {
         if self.entries.capacity() == 0 || query.len() > MAX_CACHED_QUERY_BYTES {
-            return Err(document);
+            return Err(Box::new(document));
         }
         let cached = Arc::new(Cached {
             document,

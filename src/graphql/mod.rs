@@ -19,8 +19,8 @@ pub mod overlap;
 pub mod persisted;
 pub mod results;
 pub mod subscription;
-pub mod variables;
 pub mod variable_positions;
+pub mod variables;
 
 use std::sync::Arc;
 

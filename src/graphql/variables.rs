@@ -16,7 +16,7 @@ use crate::error::code;
 
 /// Parsers of the schema's scalars, by name: the Rust types the resolvers take them as.
 /// `tests`/the unit test below fails when the schema gains a scalar that is not listed here.
-const SCALARS: &[(&str, fn(&Value) -> Result<(), String>)] = &[
+const SCALARS: &[(&str, ScalarCheck)] = &[
     ("Int", parses::<i32>),
     ("Float", parses::<f64>),
     ("String", parses::<String>),
@@ -27,6 +27,9 @@ const SCALARS: &[(&str, fn(&Value) -> Result<(), String>)] = &[
     ("JSON", parses::<async_graphql::Json<serde_json::Value>>),
 ];
 
+/// Checks a value against one scalar: why it is not one, when it is not.
+type ScalarCheck = fn(&Value) -> Result<(), String>;
+
 fn parses<T: InputType>(value: &Value) -> Result<(), String> {
     T::parse(Some(value.clone()))
         .map(|_| ())
@@ -35,7 +38,11 @@ fn parses<T: InputType>(value: &Value) -> Result<(), String> {
 
 /// Checks the variables of `operation` (declared types, defaults) against `variables`.
 /// Errors are request errors: no path, code BAD_USER_INPUT, located at the definition.
-pub fn coerce(operation: &OperationDefinition, variables: &Variables, registry: &Registry) -> Result<(), Vec<ServerError>> {
+pub fn coerce(
+    operation: &OperationDefinition,
+    variables: &Variables,
+    registry: &Registry,
+) -> Result<(), Vec<ServerError>> {
     let mut errors = Vec::new();
     for definition in &operation.variable_definitions {
         let pos = definition.pos;
@@ -43,13 +50,13 @@ pub fn coerce(operation: &OperationDefinition, variables: &Variables, registry: 
         let name = &definition.name.node;
         let ty = &definition.var_type.node;
         let message = match variables.get(name) {
-            None if definition.default_value.is_none() && !ty.nullable => {
-                Some(format!("Variable \"${name}\" of required type \"{ty}\" was not provided."))
-            }
+            None if definition.default_value.is_none() && !ty.nullable => Some(format!(
+                "Variable \"${name}\" of required type \"{ty}\" was not provided."
+            )),
             None => None,
-            Some(value) => check(registry, ty, value).err().map(|reason| {
-                format!("Variable \"${name}\" got invalid value {}; {reason}", shown(value))
-            }),
+            Some(value) => check(registry, ty, value)
+                .err()
+                .map(|reason| format!("Variable \"${name}\" got invalid value {}; {reason}", shown(value))),
         };
         if let Some(message) = message {
             let mut err = ServerError::new(message, Some(pos));
@@ -77,7 +84,11 @@ pub fn apply_defaults(operation: &OperationDefinition, variables: &mut Variables
 
 /// A value as it is quoted in a message: JSON, cut short when long.
 fn shown(value: &Value) -> String {
-    let text = value.clone().into_json().map(|json| json.to_string()).unwrap_or_default();
+    let text = value
+        .clone()
+        .into_json()
+        .map(|json| json.to_string())
+        .unwrap_or_default();
     const SHOWN: usize = 80;
     match text.char_indices().nth(SHOWN) {
         None => text,
@@ -121,7 +132,9 @@ fn check_named(registry: &Registry, name: &str, value: &Value) -> Result<(), Str
                 enum_values.keys().cloned().collect::<Vec<_>>().join(", ")
             )),
         },
-        Some(MetaType::InputObject { input_fields, oneof, .. }) => {
+        Some(MetaType::InputObject {
+            input_fields, oneof, ..
+        }) => {
             let Value::Object(object) = value else {
                 return Err(format!("Expected type \"{name}\" to be an object."));
             };
@@ -144,8 +157,7 @@ fn check_named(registry: &Registry, name: &str, value: &Value) -> Result<(), Str
                         }
                     }
                     Some(value) => {
-                        let parsed = Type::new(field_type)
-                            .ok_or_else(|| format!("Unknown type \"{field_type}\"."))?;
+                        let parsed = Type::new(field_type).ok_or_else(|| format!("Unknown type \"{field_type}\"."))?;
                         check(registry, &parsed, value)
                             .map_err(|reason| format!("at \"{name}.{field_name}\": {reason}"))?;
                     }

@@ -205,7 +205,9 @@ impl Case {
     fn coverable(&self) -> bool {
         self.transport != Transport::Batch
             && !self.query.contains("query Other")
-            && self.operation_name.is_none_or(|name| name == "Page" && self.query.starts_with("query Page"))
+            && self
+                .operation_name
+                .is_none_or(|name| name == "Page" && self.query.starts_with("query Page"))
     }
 }
 
@@ -380,7 +382,13 @@ async fn send_body(app: &TestApp, body: &Value) -> (u16, String) {
 async fn send(app: &TestApp, case: &Case) -> (u16, String) {
     match case.transport {
         Transport::Post => send_body(app, &case.body()).await,
-        Transport::Batch => send_body(app, &json!([case.body(), { "query": "{ campaigns(first: 1) { totalCount } }" }])).await,
+        Transport::Batch => {
+            send_body(
+                app,
+                &json!([case.body(), { "query": "{ campaigns(first: 1) { totalCount } }" }]),
+            )
+            .await
+        }
         Transport::Get => {
             let mut query = vec![("query", case.query.clone())];
             if !case.variables.is_empty() {
@@ -432,7 +440,12 @@ async fn write_awkward_texts(db: &TestDb, chain: &domainflow::seed::ChainIds) {
         )
         .await;
     }
-    let dns_ids = ids(db, "SELECT id FROM dns_validation_results WHERE dns_campaign_id = $1 ORDER BY id LIMIT 3", chain.dns).await;
+    let dns_ids = ids(
+        db,
+        "SELECT id FROM dns_validation_results WHERE dns_campaign_id = $1 ORDER BY id LIMIT 3",
+        chain.dns,
+    )
+    .await;
     for (i, id) in dns_ids.into_iter().enumerate() {
         db.exec(
             "UPDATE dns_validation_results SET domain_name = $1, dns_records = $2 WHERE dns_campaign_id = $3 AND id = $4",
@@ -440,7 +453,12 @@ async fn write_awkward_texts(db: &TestDb, chain: &domainflow::seed::ChainIds) {
         )
         .await;
     }
-    let http_ids = ids(db, "SELECT id FROM http_keyword_results WHERE http_keyword_campaign_id = $1 ORDER BY id LIMIT 3", chain.http).await;
+    let http_ids = ids(
+        db,
+        "SELECT id FROM http_keyword_results WHERE http_keyword_campaign_id = $1 ORDER BY id LIMIT 3",
+        chain.http,
+    )
+    .await;
     for (i, id) in http_ids.into_iter().enumerate() {
         db.exec(
             "UPDATE http_keyword_results SET domain_name = $1, page_title = $2, content_snippet = $3, content_hash = $4, \

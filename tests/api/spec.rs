@@ -330,7 +330,10 @@ db_test!(
 fn valid_literal(ty: &str, campaign: &uuid::Uuid) -> String {
     match ty.trim_end_matches('!') {
         "UUID" => format!("\"{campaign}\""),
-        "ID" => format!("\"{}\"", domainflow::graphql::node::GlobalId::campaign(*campaign).encode()),
+        "ID" => format!(
+            "\"{}\"",
+            domainflow::graphql::node::GlobalId::campaign(*campaign).encode()
+        ),
         "Int" => "1".to_owned(),
         "String" => "\"x\"".to_owned(),
         "Boolean" => "true".to_owned(),

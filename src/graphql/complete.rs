@@ -117,7 +117,10 @@ pub fn complete(
         // Every root field failed: async-graphql answers null where the spec has an object.
         response.data = Value::Object(Default::default());
     }
-    let ok = walk.object(root, &sets, &mut response.data).is_ok();
+    let ok = match registry.types.get_key_value(root) {
+        Some((root, meta)) => walk.object(root.as_str(), meta, &sets, &mut response.data).is_ok(),
+        None => true,
+    };
     let order: Vec<usize> = walk.errors.iter().map(|(_, seq)| *seq).collect();
     if !ok {
         response.data = Value::Null;
@@ -145,16 +148,36 @@ pub fn operation<'a>(document: &'a ExecutableDocument, name: Option<&str>) -> Op
     }
 }
 
-/// One field of a collected selection set: its response key, its name and every selection
-/// set merged under it, in document order.
-struct Collected<'a> {
+/// One field of a collected selection set: its response key, its name, every selection set
+/// merged under it in document order, and its type (None for introspection fields, which the
+/// registry does not hold: their values are left as they are).
+struct Collected<'a, 'r> {
     key: &'a Name,
     name: &'a str,
     sets: Vec<&'a SelectionSet>,
+    shape: Option<Shape<'r>>,
+}
+
+/// A type reference (`[Node]!`) as the walk needs it, resolved once per collected field
+/// rather than per value: the walk visits every value of every row.
+#[derive(Clone, Copy)]
+struct Shape<'r> {
+    non_null: bool,
+    kind: Kind<'r>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind<'r> {
+    /// A scalar or an enum (or a type the registry does not know).
+    Leaf,
+    /// An object, interface or union type.
+    Composite(&'r str, &'r MetaType),
+    /// A list of the item type reference.
+    List(&'r str),
 }
 
 /// Fields collected for an object type and the selection sets merged for it.
-type Memo<'a, 'r> = (&'r str, Vec<*const SelectionSet>, Rc<[Collected<'a>]>);
+type Memo<'a, 'r> = (&'r str, Vec<*const SelectionSet>, Rc<[Collected<'a, 'r>]>);
 
 /// A segment of the path being walked.
 #[derive(Clone, Copy)]
@@ -181,18 +204,27 @@ struct Walk<'a, 'r> {
 }
 
 impl<'a, 'r> Walk<'a, 'r> {
-    /// Completes `value` of type `ty` (a type reference such as `[Node]!`) selected with `sets`.
-    fn value(&mut self, ty: &'r str, sets: &[&'a SelectionSet], value: &mut Value) -> Result<(), Propagate> {
+    /// The shape of the type reference `ty`.
+    fn shape(&self, ty: &'r str) -> Shape<'r> {
         let (non_null, ty) = match MetaTypeName::create(ty) {
             MetaTypeName::NonNull(inner) => (true, inner),
             _ => (false, ty),
         };
-        let composite = match MetaTypeName::create(ty) {
-            MetaTypeName::Named(name) => self.registry.types.get(name).is_some_and(MetaType::is_composite),
-            _ => false,
+        let kind = match MetaTypeName::create(ty) {
+            MetaTypeName::List(item) => Kind::List(item),
+            _ => match self.registry.types.get_key_value(ty) {
+                Some((name, meta)) if meta.is_composite() => Kind::Composite(name.as_str(), meta),
+                _ => Kind::Leaf,
+            },
         };
-        if *value == Value::Null {
-            if composite && self.errors_below() {
+        Shape { non_null, kind }
+    }
+
+    /// Completes `value` of type `shape` selected with `sets`.
+    fn value(&mut self, shape: Shape<'r>, sets: &[&'a SelectionSet], value: &mut Value) -> Result<(), Propagate> {
+        let non_null = shape.non_null;
+        if matches!(value, Value::Null) {
+            if matches!(shape.kind, Kind::Composite(..)) && self.errors_below() {
                 // An object all of whose fields failed: async-graphql answers null, the spec
                 // an object whose fields are null (or null itself, through propagation).
                 *value = Value::Object(Default::default());
@@ -201,15 +233,15 @@ impl<'a, 'r> Walk<'a, 'r> {
                 if non_null && !explained {
                     // The executor left out a non-null field without saying why: a
                     // disagreement between it and this walk, worth knowing about.
-                    tracing::warn!(ty, "a non-null field without a value and without an error");
+                    tracing::warn!("a non-null field without a value and without an error");
                 }
                 return if non_null { Err(Propagate) } else { Ok(()) };
             }
         }
-        let outcome = match MetaTypeName::create(ty) {
-            MetaTypeName::List(item) => self.list(item, sets, value),
-            MetaTypeName::Named(name) if composite => self.object(name, sets, value),
-            _ => Ok(()),
+        let outcome = match shape.kind {
+            Kind::List(item) => self.list(self.shape(item), sets, value),
+            Kind::Composite(name, meta) => self.object(name, meta, sets, value),
+            Kind::Leaf => Ok(()),
         };
         if outcome.is_err() {
             *value = Value::Null;
@@ -220,41 +252,69 @@ impl<'a, 'r> Walk<'a, 'r> {
         Ok(())
     }
 
-    fn list(&mut self, item: &'r str, sets: &[&'a SelectionSet], value: &mut Value) -> Result<(), Propagate> {
+    fn list(&mut self, item: Shape<'r>, sets: &[&'a SelectionSet], value: &mut Value) -> Result<(), Propagate> {
         let Value::List(items) = value else {
             return Ok(());
+        };
+        // Items of one object type share their collected fields: collected once for all.
+        let shared = match item.kind {
+            Kind::Composite(name, meta) if !meta.is_abstract() => Some(self.collect(name, sets)),
+            _ => None,
         };
         let mut outcome = Ok(());
         for (i, item_value) in items.iter_mut().enumerate() {
             self.enter(Segment::Index(i));
-            if self.value(item, sets, item_value).is_err() {
-                outcome = Err(Propagate);
+            let result = match (&shared, &mut *item_value) {
+                (Some(fields), Value::Object(map)) => self.fields(fields, map),
+                _ => self.value(item, sets, item_value),
+            };
+            if result.is_err() {
+                *item_value = Value::Null;
+                if item.non_null {
+                    outcome = Err(Propagate);
+                }
             }
             self.leave();
         }
         outcome
     }
 
-    /// Completes an object whose static type is `ty` (its runtime type when `ty` is abstract
+    /// Completes an object whose static type is `ty` (when it is abstract, the runtime type
     /// comes from the marker).
-    fn object(&mut self, ty: &'r str, sets: &[&'a SelectionSet], value: &mut Value) -> Result<(), Propagate> {
+    fn object(
+        &mut self,
+        ty: &'r str,
+        meta: &'r MetaType,
+        sets: &[&'a SelectionSet],
+        value: &mut Value,
+    ) -> Result<(), Propagate> {
         let Value::Object(map) = value else {
             return Ok(());
         };
-        let runtime = match map.swap_remove(TYPE_MARKER) {
-            Some(Value::String(name)) => self
-                .registry
-                .types
-                .get_key_value(name.as_str())
-                .map(|(name, _)| name.as_str()),
-            _ => None,
-        };
-        let ty = runtime.unwrap_or(ty);
-        let Some(meta) = self.registry.types.get(ty) else {
-            return Ok(());
-        };
+        let mut ty = ty;
+        if meta.is_abstract()
+            && let Some(Value::String(name)) = map.swap_remove(TYPE_MARKER)
+            && let Some((name, _)) = self.registry.types.get_key_value(name.as_str())
+        {
+            ty = name.as_str();
+        }
         let fields = self.collect(ty, sets);
-        let in_order = map.len() == fields.len() && map.keys().zip(fields.iter()).all(|(key, field)| key == field.key);
+        self.fields(&fields, map)
+    }
+
+    /// Completes the map of an object whose collected fields are `fields`.
+    fn fields(
+        &mut self,
+        fields: &[Collected<'a, 'r>],
+        map: &mut async_graphql::indexmap::IndexMap<Name, Value>,
+    ) -> Result<(), Propagate> {
+        // Keys the executor took from (a copy of) the same document share their text with
+        // the collected ones: a pointer comparison settles most.
+        let same = |key: &Name, field: &Collected<'a, 'r>| {
+            let (a, b) = (key.as_str(), field.key.as_str());
+            (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
+        };
+        let in_order = map.len() == fields.len() && map.keys().zip(fields.iter()).all(|(key, field)| same(key, field));
         if !in_order {
             let mut old = std::mem::take(map);
             map.reserve(fields.len());
@@ -265,17 +325,11 @@ impl<'a, 'r> Walk<'a, 'r> {
         }
         let mut outcome = Ok(());
         for (field, value) in fields.iter().zip(map.values_mut()) {
-            let field_type = if field.name == "__typename" {
-                Some("String!")
-            } else {
-                meta.field_by_name(field.name).map(|f| f.ty.as_str())
-            };
-            // Introspection fields (`__schema`, `__type`) are not in the registry: as they are.
-            let Some(field_type) = field_type else {
+            let Some(shape) = field.shape else {
                 continue;
             };
             self.enter(Segment::Key(field.key.as_str()));
-            if self.value(field_type, &field.sets, value).is_err() {
+            if self.value(shape, &field.sets, value).is_err() {
                 outcome = Err(Propagate);
             }
             self.leave();
@@ -325,21 +379,31 @@ impl<'a, 'r> Walk<'a, 'r> {
     }
 
     /// CollectFields (spec 6.3.2) for an object of type `ty`, memoized per request.
-    fn collect(&mut self, ty: &'r str, sets: &[&'a SelectionSet]) -> Rc<[Collected<'a>]> {
-        let pointers: Vec<*const SelectionSet> = sets.iter().map(|set| *set as *const SelectionSet).collect();
+    fn collect(&mut self, ty: &'r str, sets: &[&'a SelectionSet]) -> Rc<[Collected<'a, 'r>]> {
+        let pointers = || sets.iter().map(|set| *set as *const SelectionSet);
         if let Some((_, _, fields)) = self
             .collected
             .iter()
-            .find(|(name, sets, _)| *name == ty && *sets == pointers)
+            .find(|(name, known, _)| *name == ty && known.iter().copied().eq(pointers()))
         {
             return fields.clone();
         }
-        let mut fields: Vec<Collected<'a>> = Vec::new();
+        let pointers: Vec<*const SelectionSet> = pointers().collect();
+        let mut fields: Vec<Collected<'a, 'r>> = Vec::new();
         let mut visiting = Vec::new();
         for set in sets {
             self.collect_set(ty, set, &mut fields, &mut visiting);
         }
-        let fields: Rc<[Collected<'a>]> = fields.into();
+        let meta = self.registry.types.get(ty);
+        for field in &mut fields {
+            let field_type = if field.name == "__typename" {
+                Some("String!")
+            } else {
+                meta.and_then(|meta| meta.field_by_name(field.name)).map(|f| f.ty.as_str())
+            };
+            field.shape = field_type.map(|ty| self.shape(ty));
+        }
+        let fields: Rc<[Collected<'a, 'r>]> = fields.into();
         self.collected.push((ty, pointers, fields.clone()));
         fields
     }
@@ -348,7 +412,7 @@ impl<'a, 'r> Walk<'a, 'r> {
         &self,
         ty: &str,
         set: &'a SelectionSet,
-        fields: &mut Vec<Collected<'a>>,
+        fields: &mut Vec<Collected<'a, 'r>>,
         visiting: &mut Vec<&'a str>,
     ) {
         for selection in &set.items {
@@ -366,6 +430,7 @@ impl<'a, 'r> Walk<'a, 'r> {
                             key: &key.node,
                             name: field.name.node.as_str(),
                             sets: vec![sub],
+                            shape: None,
                         }),
                     }
                 }

@@ -399,7 +399,8 @@ impl<'a, 'r> Walk<'a, 'r> {
             let field_type = if field.name == "__typename" {
                 Some("String!")
             } else {
-                meta.and_then(|meta| meta.field_by_name(field.name)).map(|f| f.ty.as_str())
+                meta.and_then(|meta| meta.field_by_name(field.name))
+                    .map(|f| f.ty.as_str())
             };
             field.shape = field_type.map(|ty| self.shape(ty));
         }

@@ -354,3 +354,81 @@ async fn check_coded(app: &TestApp, query: &str, variables: Value) {
         );
     }
 }
+
+db_test!(
+    async fn every_transport_answers_in_selection_order(db) {
+        // The same query by POST, GET, in a batch and over the WebSocket (a `subscribe` of a
+        // query): the same result bytes, keys in selection order, errors in document order.
+        use futures::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+        let chain = db.seed_chain(5).await;
+        let g = chain.generation;
+        let query = format!(
+            r#"{{ z: node(id: "bad") {{ id }} c: campaignByDatabaseId(databaseId: "{g}") {{ status generatedDomains(first: 2) {{ totalCount nodes {{ offsetIndex }} }} name }} a: node(id: "worse") {{ id }} }}"#
+        );
+        let keys = ["z", "c", "status", "generatedDomains", "totalCount", "nodes", "offsetIndex", "name", "a"];
+        let app = db.spawn_app().await;
+        let post = raw(&app, &query, json!({})).await;
+        in_order(&post, &keys);
+        let value: Value = serde_json::from_str(&post).expect("JSON");
+        let paths: Vec<&Value> = value["errors"].as_array().expect("errors").iter().map(|e| &e["path"]).collect();
+        assert_eq!(paths, [&json!(["z"]), &json!(["a"])], "{post}");
+        let get = app
+            .client
+            .get(format!("{}/graphql", app.address))
+            .query(&[("query", query.as_str())])
+            .send()
+            .await
+            .expect("sent")
+            .text()
+            .await
+            .expect("body");
+        assert_eq!(get, post);
+        let batch = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .json(&json!([{ "query": query }, { "query": query }]))
+            .send()
+            .await
+            .expect("sent")
+            .text()
+            .await
+            .expect("body");
+        assert_eq!(batch, format!("[{post},{post}]"));
+
+        let url = format!("{}/graphql/ws", app.address.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().expect("request");
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", "graphql-transport-ws".parse().expect("header"));
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("connects");
+        socket
+            .send(Message::text(json!({ "type": "connection_init", "payload": {} }).to_string()))
+            .await
+            .expect("sent");
+        socket
+            .send(Message::text(
+                json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }).to_string(),
+            ))
+            .await
+            .expect("sent");
+        let mut payload = None;
+        for _ in 0..5 {
+            let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+                .await
+                .expect("a message in time")
+                .expect("open")
+                .expect("a frame");
+            if let Message::Text(text) = message
+                && text.contains("\"next\"")
+            {
+                payload = Some(text.to_string());
+                break;
+            }
+        }
+        let payload = payload.expect("the query's answer");
+        // The payload is the same response object, inside the message.
+        assert!(payload.contains(&post), "{payload}\nvs\n{post}");
+        app.stop().await;
+    }
+);

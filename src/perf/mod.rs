@@ -92,10 +92,9 @@ pub struct PerfOptions {
     /// Timed requests per page window of each connection shape (large-dataset component).
     #[arg(long, default_value_t = 10)]
     pub shape_requests: usize,
-    /// Target: OFFSET/keyset SQL time at page 1000 (row 50,000).
-    #[arg(long, default_value_t = 25.0)]
-    pub min_offset_ratio_page_1000: f64,
-    /// Target: OFFSET/keyset SQL time at page 20,000 (row 1,000,000).
+    /// Target: OFFSET/keyset SQL time at page 20,000 (row 1,000,000). The ratio at page 1000
+    /// (row 50,000) is reported but not asserted: there OFFSET costs a few milliseconds and the
+    /// ratio says more about the machine's PostgreSQL than about this server.
     #[arg(long, default_value_t = 100.0)]
     pub min_offset_ratio_row_1m: f64,
     /// Target: p99 of the concurrent-access run, in milliseconds.
@@ -458,10 +457,7 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
     let index_usage = plans::validate(&db, &big, &visited, &progress, &mut failures).await?;
 
     let offset_baseline = walk::offset_baseline(&db, &client, &progress, ids.generation, opts.domains, 5).await?;
-    for (page, min, what) in [
-        (1000, opts.min_offset_ratio_page_1000, "page 1000 (row 50,000)"),
-        (20_000, opts.min_offset_ratio_row_1m, "page 20,000 (row 1,000,000)"),
-    ] {
+    for (page, min, what) in [(20_000, opts.min_offset_ratio_row_1m, "page 20,000 (row 1,000,000)")] {
         if let Some(point) = offset_baseline.iter().find(|p| p.page == page) {
             let ratio = point.offset_sql_ms / point.keyset_sql_ms.max(1e-6);
             if ratio < min {

@@ -162,6 +162,13 @@ macro_rules! plan_fields {
         #[derive(Debug, Clone, Copy)]
         enum $enum { $($variant),* }
 
+        impl $enum {
+            /// Every field, with its GraphQL name (for the test that holds them against the
+            /// schema).
+            #[cfg(test)]
+            const ALL: &[(&str, Self)] = &[$(($name, Self::$variant)),*];
+        }
+
         impl PlanField for $enum {
             fn named(name: &str) -> Option<Self> {
                 match name {
@@ -1458,6 +1465,36 @@ fn empty_page<M>() -> Page<M> {
 #[cfg(test)]
 mod tests {
     use chrono::{DateTime, Utc};
+
+    #[test]
+    fn every_field_a_plan_writes_is_in_the_schema_with_its_type() {
+        // A field renamed, retyped or given arguments in a resolver is never compiled (the
+        // registry check); this says so at once instead of by a plan quietly stepping aside.
+        use super::{CampaignField, DnsField, GeneratedField, HttpField, PageInfoField, PlanField};
+        let registry = crate::graphql::schema_registry();
+        fn check<F: PlanField + std::fmt::Debug>(
+            registry: &async_graphql::registry::Registry,
+            object: &str,
+            all: &[(&str, F)],
+        ) {
+            let meta = registry
+                .types
+                .get(object)
+                .unwrap_or_else(|| panic!("{object} in the schema"));
+            for (name, field) in all {
+                assert!(
+                    F::resolve(meta, name).is_some(),
+                    "{object}.{name} ({field:?}): not in the schema as {}",
+                    field.graphql_type()
+                );
+            }
+        }
+        check(&registry, "Campaign", CampaignField::ALL);
+        check(&registry, "PageInfo", PageInfoField::ALL);
+        check(&registry, "GeneratedDomain", GeneratedField::ALL);
+        check(&registry, "DnsValidationResult", DnsField::ALL);
+        check(&registry, "HttpKeywordResult", HttpField::ALL);
+    }
 
     use super::write_rfc3339;
     use crate::entity::Timestamp;

@@ -62,10 +62,6 @@ use super::results::{DnsValidationResult, GeneratedDomain, HttpKeywordResult};
 /// A compiled document: what to check and fetch, and what to write in which order.
 #[derive(Debug)]
 pub struct Plan {
-    /// Name of the document's one operation (a request naming another one is not ours).
-    operation_name: Option<Name>,
-    /// True when the document's operation is anonymous (then no name may be requested).
-    anonymous: bool,
     /// Default values of the operation's variables.
     defaults: Vec<(Name, Value)>,
     root: FieldKey,
@@ -330,12 +326,11 @@ pub fn compile(document: &ExecutableDocument, limits: &QueryLimits, registry: &R
     if !document.fragments.is_empty() {
         return None;
     }
-    let (operation_name, anonymous, operation) = match &document.operations {
-        DocumentOperations::Single(operation) => (None, true, &operation.node),
-        DocumentOperations::Multiple(operations) if operations.len() == 1 => {
-            let (name, operation) = operations.iter().next()?;
-            (Some(name.clone()), false, &operation.node)
-        }
+    // One operation: the executor runs the plan only for a request that selects it
+    // (`complete::operation`, async-graphql's rules).
+    let operation = match &document.operations {
+        DocumentOperations::Single(operation) => &operation.node,
+        DocumentOperations::Multiple(operations) if operations.len() == 1 => &operations.values().next()?.node,
         DocumentOperations::Multiple(_) => return None,
     };
     if operation.ty != OperationType::Query || !operation.directives.is_empty() {
@@ -398,8 +393,6 @@ pub fn compile(document: &ExecutableDocument, limits: &QueryLimits, registry: &R
         items.push(item);
     }
     Some(Plan {
-        operation_name,
-        anonymous,
         defaults,
         root: FieldKey::of(root),
         root_arg,
@@ -1237,20 +1230,10 @@ enum Outcome {
 }
 
 impl Plan {
-    /// Runs the plan for `operation_name` and `variables` (already coerced): its answer, or
-    /// None when it declines before any database work (see the module docs).
-    pub async fn run(
-        &self,
-        api: &ApiContext,
-        limits: &QueryLimits,
-        operation_name: Option<&str>,
-        variables: &Variables,
-    ) -> Option<PlanAnswer> {
-        match (operation_name, &self.operation_name) {
-            (None, _) => {}
-            (Some(requested), Some(name)) if !self.anonymous && requested == name.as_str() => {}
-            _ => return None,
-        }
+    /// Runs the plan for a request that selects its document's operation, with `variables`
+    /// (already coerced): its answer, or None when it declines before any database work (see
+    /// the module docs).
+    pub async fn run(&self, api: &ApiContext, limits: &QueryLimits, variables: &Variables) -> Option<PlanAnswer> {
         let vars = Vars {
             given: variables,
             defaults: &self.defaults,

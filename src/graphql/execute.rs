@@ -204,10 +204,7 @@ impl Executor {
         let operation_name = request.operation_name.as_deref();
         let operation = operation(&cached.document, operation_name)?;
         super::variables::coerce(operation, &request.variables, &self.registry).ok()?;
-        match plan
-            .run(&self.api, &self.options.limits, operation_name, &request.variables)
-            .await?
-        {
+        match plan.run(&self.api, &self.options.limits, &request.variables).await? {
             PlanAnswer::Json(json) => Some(Answer::Json(json)),
             PlanAnswer::Response(response) => {
                 let mut response = code_response(response, &self.options.limits);

@@ -363,31 +363,16 @@ fn generate(rng: &mut Tape, campaigns: &[(String, String)], cursors: &[String]) 
 }
 
 async fn post(app: &TestApp, query: &str, variables: &serde_json::Map<String, Value>) -> (u16, String) {
-    send_body(app, &json!({ "query": query, "variables": variables })).await
-}
-
-async fn send_body(app: &TestApp, body: &Value) -> (u16, String) {
-    let response = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .json(body)
-        .send()
-        .await
-        .expect("request sent");
-    let status = response.status().as_u16();
-    (status, response.text().await.expect("body"))
+    app.post_raw(&json!({ "query": query, "variables": variables })).await
 }
 
 /// Sends a generated request as it travels: status and raw body.
 async fn send(app: &TestApp, case: &Case) -> (u16, String) {
     match case.transport {
-        Transport::Post => send_body(app, &case.body()).await,
+        Transport::Post => app.post_raw(&case.body()).await,
         Transport::Batch => {
-            send_body(
-                app,
-                &json!([case.body(), { "query": "{ campaigns(first: 1) { totalCount } }" }]),
-            )
-            .await
+            app.post_raw(&json!([case.body(), { "query": "{ campaigns(first: 1) { totalCount } }" }]))
+                .await
         }
         Transport::Get => {
             let mut query = vec![("query", case.query.clone())];

@@ -327,6 +327,19 @@ impl TestApp {
             .expect("JSON response")
     }
 
+    /// POSTs a JSON body to /graphql, returning status and the raw body (for byte-exact checks).
+    pub async fn post_raw(&self, body: &Value) -> (u16, String) {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
     /// GETs a path, returning status and body text.
     pub async fn get(&self, path: &str) -> (u16, String) {
         let response = self

@@ -10,15 +10,7 @@ use crate::helpers::{TestApp, TestDb, error_code};
 
 /// POSTs a request and returns the raw body.
 async fn raw(app: &TestApp, query: &str, variables: Value) -> String {
-    app.client
-        .post(format!("{}/graphql", app.address))
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("request sent")
-        .text()
-        .await
-        .expect("body")
+    app.post_raw(&json!({ "query": query, "variables": variables })).await.1
 }
 
 /// Asserts that `keys` appear in `body` as object keys in this order.
@@ -384,16 +376,7 @@ db_test!(
             .await
             .expect("body");
         assert_eq!(get, post);
-        let batch = app
-            .client
-            .post(format!("{}/graphql", app.address))
-            .json(&json!([{ "query": query }, { "query": query }]))
-            .send()
-            .await
-            .expect("sent")
-            .text()
-            .await
-            .expect("body");
+        let (_, batch) = app.post_raw(&json!([{ "query": query }, { "query": query }])).await;
         assert_eq!(batch, format!("[{post},{post}]"));
 
         let url = format!("{}/graphql/ws", app.address.replacen("http", "ws", 1));

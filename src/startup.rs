@@ -91,6 +91,8 @@ impl Application {
         };
         // Persists metrics history and reports leaks; never blocks requests, never fatal.
         background.push(sampler.spawn());
+        // Folds the counts' pending deltas (PostgreSQL); never blocks writers or requests.
+        background.extend(crate::db::counts::spawn_compaction(db.clone()));
         let observer = crate::db::Observer::new(
             metrics.clone(),
             settings.log_slow_queries,

@@ -15,8 +15,10 @@ mod m20261127_000004_create_http_keyword_results;
 mod m20261127_000005_create_metrics_tables;
 mod m20261127_000006_create_indexes;
 mod m20261127_000007_create_row_counts;
+mod m20261204_000008_append_only_counts;
 
 pub use m20261127_000006_create_indexes::{INDEXES, IndexSpec};
+pub use m20261204_000008_append_only_counts::COMPACT_ABOVE;
 
 pub struct Migrator;
 
@@ -32,6 +34,7 @@ impl MigratorTrait for Migrator {
         ];
         migrations.extend(m20261127_000006_create_indexes::migrations());
         migrations.push(Box::new(m20261127_000007_create_row_counts::Migration));
+        migrations.push(Box::new(m20261204_000008_append_only_counts::Migration));
         migrations
     }
 }

@@ -1,6 +1,10 @@
 //! Maintained row counts: one row per (campaign, combination of filterable values), kept by the
 //! database itself, so `totalCount` is a SUM over at most a few dozen rows instead of a
-//! `count(*)` over millions (DESIGN.md, "Maintained counts").
+//! `count(*)` over millions.
+//!
+//! On PostgreSQL, `m20261204_000008_append_only_counts` replaces this migration's upsert with
+//! append-only deltas and compaction, so concurrent writers never wait on counter rows; the
+//! function below is what its `down` restores. SQLite keeps this design.
 //!
 //! The counts are kept by triggers rather than by this server because the rows are written by
 //! another program (the campaign engine); only the database sees every write.
@@ -56,17 +60,17 @@ use sea_orm_migration::sea_orm::DbBackend;
 pub struct Migration;
 
 /// One column of a counts key: the same name in the counted table and in its counts table.
-struct KeyColumn {
-    name: &'static str,
+pub(crate) struct KeyColumn {
+    pub(crate) name: &'static str,
     /// PostgreSQL type of the column, for the plpgsql arrays that collect emptied keys.
-    pg_type: &'static str,
+    pub(crate) pg_type: &'static str,
     /// Stored as `''` in the counts table when NULL in the counted table (see the module doc).
-    nullable: bool,
+    pub(crate) nullable: bool,
 }
 
 impl KeyColumn {
     /// The key value of a row of the counted table; `row` is "" or a prefix like "NEW.".
-    fn value(&self, row: &str) -> String {
+    pub(crate) fn value(&self, row: &str) -> String {
         if self.nullable {
             format!("COALESCE({row}{}, '')", self.name)
         } else {
@@ -76,10 +80,10 @@ impl KeyColumn {
 }
 
 /// A counted table, its counts table and the key it is counted by (campaign column first).
-struct Counted {
-    table: &'static str,
-    counts: &'static str,
-    key: &'static [KeyColumn],
+pub(crate) struct Counted {
+    pub(crate) table: &'static str,
+    pub(crate) counts: &'static str,
+    pub(crate) key: &'static [KeyColumn],
 }
 
 const fn uuid_col(name: &'static str) -> KeyColumn {
@@ -99,7 +103,7 @@ const fn text_col(name: &'static str) -> KeyColumn {
 }
 
 /// Every counted table. The keys are exactly the filterable columns of each connection.
-const COUNTED: &[Counted] = &[
+pub(crate) const COUNTED: &[Counted] = &[
     Counted {
         table: "campaigns",
         counts: "campaign_counts",
@@ -204,14 +208,14 @@ const PG_LOCK: &str = "LOCK TABLE campaigns, generated_domains, dns_validation_r
 
 /// `SELECT key, count(*) AS n FROM <source> GROUP BY key`, with the key columns named as in the
 /// counts table.
-fn aggregate(t: &Counted, source: &str, sign: &str) -> String {
+pub(crate) fn aggregate(t: &Counted, source: &str, sign: &str) -> String {
     let values = key_values(t, "");
     let positions = (1..=t.key.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
     format!("SELECT {values}, {sign}count(*) AS n FROM {source} GROUP BY {positions}")
 }
 
 /// The key of a counted-table row, each value aliased to its counts-table column.
-fn key_values(t: &Counted, row: &str) -> String {
+pub(crate) fn key_values(t: &Counted, row: &str) -> String {
     t.key
         .iter()
         .map(|k| {
@@ -225,7 +229,7 @@ fn key_values(t: &Counted, row: &str) -> String {
         .join(", ")
 }
 
-fn key_names(t: &Counted, prefix: &str) -> String {
+pub(crate) fn key_names(t: &Counted, prefix: &str) -> String {
     t.key
         .iter()
         .map(|k| format!("{prefix}{}", k.name))
@@ -242,12 +246,12 @@ fn backfill(t: &Counted) -> String {
     )
 }
 
-fn pg_function_name(t: &Counted) -> String {
+pub(crate) fn pg_function_name(t: &Counted) -> String {
     format!("maintain_{}", t.counts)
 }
 
 /// The plpgsql function behind the four triggers of one counted table.
-fn pg_function(t: &Counted) -> String {
+pub(crate) fn pg_function(t: &Counted) -> String {
     let counts = t.counts;
     let names = key_names(t, "");
     let emptied = key_names(t, "emptied_");
@@ -433,7 +437,7 @@ fn down_statements(backend: DbBackend) -> Vec<String> {
 }
 
 /// Runs generated statements through the same per-backend runner as the other migrations.
-async fn run(manager: &SchemaManager<'_>, build: fn(DbBackend) -> Vec<String>) -> Result<(), DbErr> {
+pub(crate) async fn run(manager: &SchemaManager<'_>, build: fn(DbBackend) -> Vec<String>) -> Result<(), DbErr> {
     let postgres = build(DbBackend::Postgres);
     let sqlite = build(DbBackend::Sqlite);
     let postgres: Vec<&str> = postgres.iter().map(String::as_str).collect();

@@ -1,23 +1,29 @@
 //! Exact row totals for `totalCount` and the per-status breakdowns, read from the counts tables
-//! the database maintains itself (migration `m20261127_000007_create_row_counts`).
+//! the database maintains itself (migrations `m20261127_000007_create_row_counts` and, on
+//! PostgreSQL, `m20261204_000008_append_only_counts`).
 //!
-//! Each function is one parameterised statement over at most a few dozen counter rows (one per
-//! combination of filterable values: of one campaign, found through the counts table's primary
-//! key whose leading column is the campaign; or, for the campaigns list, of all campaigns). So a
-//! total costs the same for a campaign of ten rows and one of two million, and stays exact for
-//! rows written by other programs.
+//! A key of a counts table may hold several rows: on PostgreSQL each writing statement appends
+//! its deltas and a compaction folds them (see [`compact`]), so every read is a SUM over the
+//! rows of the keys it wants — exact in the reader's snapshot whether or not the deltas are
+//! folded yet. Each function is one parameterised statement over a bounded number of rows (of
+//! one campaign, found through the counts table's index whose leading column is the campaign;
+//! or, for the campaigns list, of all campaigns). So a total costs the same for a campaign of
+//! ten rows and one of two million, and stays exact for rows written by other programs.
 //!
 //! The `*_total_query` builders return the same statements unexecuted, so a connection can
 //! embed its total as a scalar subquery of its page statement (one round trip per page).
 
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
-use sea_orm::{ActiveEnum, ConnectionTrait, DbErr, QueryResult};
+use std::time::Duration;
+
+use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement};
 use uuid::Uuid;
 
 use crate::entity::{BusinessStatus, CampaignStatus, CampaignType, ValidationStatus};
 
-/// How a NULL `business_status` is stored in `dns_validation_result_counts`: its primary key
-/// cannot hold NULL, and `''` is outside the value set the result table's CHECK allows.
+/// How a NULL `business_status` is stored in `dns_validation_result_counts`: a key column
+/// that is never NULL lets SQLite's upsert and every GROUP BY treat all unclassified rows as
+/// one key, and `''` is outside the value set the result table's CHECK allows.
 const NULL_BUSINESS_STATUS: &str = "";
 
 /// Total number of campaigns, optionally only those of one type and/or one status.
@@ -118,9 +124,12 @@ pub async fn dns_status_breakdown(
     campaign_id: Uuid,
 ) -> Result<Vec<(ValidationStatus, Option<BusinessStatus>, i64)>, DbErr> {
     let stmt = Query::select()
-        .columns(["validation_status", "business_status", "row_count"])
+        .columns(["validation_status", "business_status"])
+        .expr_as(Expr::cust(SUM_OF_ROW_COUNTS), "row_count")
         .from("dns_validation_result_counts")
         .and_where(Expr::col("dns_campaign_id").eq(campaign_id))
+        .group_by_columns(["validation_status", "business_status"])
+        .and_having(Expr::cust(SUM_IS_NOT_ZERO))
         .to_owned();
     let mut breakdown = db
         .query_all(&stmt)
@@ -148,9 +157,12 @@ pub async fn http_status_breakdown(
     campaign_id: Uuid,
 ) -> Result<Vec<(ValidationStatus, i64)>, DbErr> {
     let stmt = Query::select()
-        .columns(["validation_status", "row_count"])
+        .column("validation_status")
+        .expr_as(Expr::cust(SUM_OF_ROW_COUNTS), "row_count")
         .from("http_keyword_result_counts")
         .and_where(Expr::col("http_keyword_campaign_id").eq(campaign_id))
+        .group_by_col("validation_status")
+        .and_having(Expr::cust(SUM_IS_NOT_ZERO))
         .to_owned();
     let mut breakdown = db
         .query_all(&stmt)
@@ -162,13 +174,75 @@ pub async fn http_status_breakdown(
     Ok(breakdown)
 }
 
-/// `SELECT SUM(row_count)` as a BIGINT on both backends (PostgreSQL's SUM(bigint) is NUMERIC),
-/// 0 when no counter row matches.
+/// `SUM(row_count)` as a BIGINT on both backends (PostgreSQL's SUM(bigint) is NUMERIC), 0 when
+/// no counter row matches.
+const SUM_OF_ROW_COUNTS: &str = "CAST(COALESCE(SUM(row_count), 0) AS BIGINT)";
+
+/// A key whose deltas sum to 0 has no rows (its last rows were deleted; compaction has not
+/// removed it yet).
+const SUM_IS_NOT_ZERO: &str = "SUM(row_count) <> 0";
+
 fn sum_of_row_counts(table: &'static str) -> SelectStatement {
     Query::select()
-        .expr(Expr::cust("CAST(COALESCE(SUM(row_count), 0) AS BIGINT)"))
+        .expr(Expr::cust(SUM_OF_ROW_COUNTS))
         .from(table)
         .to_owned()
+}
+
+/// Folds the counts' pending deltas into one row per key and removes emptied keys, skipping
+/// any group another transaction is folding; returns the rows removed. PostgreSQL only (a
+/// no-op returning 0 on SQLite, whose single writer keeps one row per key itself). The server
+/// runs it every [`COMPACTION_INTERVAL`]; writers under READ COMMITTED also fold the groups
+/// they crowd, so this bounds what REPEATABLE READ writers leave behind.
+#[tracing::instrument(level = "debug", skip(db))]
+pub async fn compact(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(0);
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT domainflow_compact_counts()",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("domainflow_compact_counts() returned no row".to_owned()))?;
+    Ok(u64::try_from(row.try_get_by_index::<i64>(0)?).unwrap_or(0))
+}
+
+/// How often the server runs [`compact`].
+pub const COMPACTION_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Runs [`compact`] every [`COMPACTION_INTERVAL`] until the task is aborted, on PostgreSQL
+/// (SQLite needs none). A failure is logged and retried on the next tick.
+pub fn spawn_compaction(db: DatabaseConnection) -> Option<tokio::task::JoinHandle<()>> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(COMPACTION_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // One WARN per run of failures (a database outage would otherwise log every second).
+        let mut failing = false;
+        loop {
+            tick.tick().await;
+            match compact(&db).await {
+                Ok(removed) => {
+                    if failing {
+                        tracing::info!("counts compaction works again");
+                    }
+                    failing = false;
+                    if removed > 0 {
+                        tracing::debug!(removed, "counts compacted");
+                    }
+                }
+                Err(error) if failing => tracing::debug!(%error, "counts compaction failed again"),
+                Err(error) => {
+                    failing = true;
+                    tracing::warn!(%error, "counts compaction failed; retrying every second");
+                }
+            }
+        }
+    }))
 }
 
 async fn total(db: &impl ConnectionTrait, stmt: &SelectStatement) -> Result<i64, DbErr> {

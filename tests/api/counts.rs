@@ -183,8 +183,10 @@ fn as_text(backend: DbBackend, expr: &str, uuid: bool) -> String {
     }
 }
 
-/// Every counts table holds exactly `count(*) GROUP BY key` of its table: no missing, extra,
-/// zero or wrong counter row.
+/// Every counts table sums to exactly `count(*) GROUP BY key` of its table: no missing, extra
+/// or wrong key (a key whose rows sum to 0 is absent). On PostgreSQL a key may hold several
+/// delta rows, but never more than the compaction bound per campaign (every writer here is a
+/// READ COMMITTED one, so its own trigger compacts); on SQLite exactly one row per key.
 async fn assert_counts_tables_exact(db: &impl ConnectionTrait, backend: DbBackend) {
     for t in COUNTED {
         let stored = t
@@ -212,8 +214,8 @@ async fn assert_counts_tables_exact(db: &impl ConnectionTrait, backend: DbBacken
             db,
             backend,
             &format!(
-                "SELECT {stored}, {} FROM {}",
-                as_text(backend, "row_count", false),
+                "SELECT {stored}, {} FROM {} GROUP BY {positions} HAVING SUM(row_count) <> 0",
+                as_text(backend, "SUM(row_count)", false),
                 t.counts
             ),
             width,
@@ -235,7 +237,32 @@ async fn assert_counts_tables_exact(db: &impl ConnectionTrait, backend: DbBacken
             "{} disagrees with count(*) over {}",
             t.counts, t.table
         );
+        let (group, bound) = match backend {
+            DbBackend::Postgres => (t.key[0].0.to_owned(), i64::from(migration::COMPACT_ABOVE)),
+            _ => (t.key.iter().map(|(c, _, _)| *c).collect::<Vec<_>>().join(", "), 1),
+        };
+        let crowded = text_rows(
+            db,
+            backend,
+            &format!(
+                "SELECT CAST(count(*) AS TEXT) FROM {} GROUP BY {group} HAVING count(*) > {bound}",
+                t.counts
+            ),
+            1,
+        )
+        .await;
+        assert!(
+            crowded.is_empty(),
+            "{}: groups above {bound} rows: {crowded:?}",
+            t.counts
+        );
     }
+}
+
+/// Folds the pending deltas the way the server does every second (PostgreSQL; SQLite keeps
+/// one row per key by itself).
+async fn compact(db: &TestDb) {
+    counts::compact(&db.db).await.expect("compaction");
 }
 
 async fn truth(db: &TestDb, table: &str, conditions: &[(&str, Value)]) -> i64 {
@@ -465,10 +492,12 @@ db_test!(
         .await;
         assert_exact(&db, &all).await;
 
-        // A whole key disappears: its counter row must go, not linger at 0.
+        // A whole key disappears: once compacted, its counter rows go, not linger at 0.
         db.exec("DELETE FROM dns_validation_results WHERE validation_status = 'error'", vec![]).await;
         db.exec("DELETE FROM dns_validation_results WHERE business_status IS NULL", vec![]).await;
         db.exec("DELETE FROM http_keyword_results WHERE validation_status IN ('valid', 'invalid')", vec![]).await;
+        assert_exact(&db, &all).await;
+        compact(&db).await;
         assert_exact(&db, &all).await;
         assert_eq!(
             db.scalar("SELECT count(*) FROM dns_validation_result_counts WHERE validation_status = 'error' OR business_status = ''")
@@ -479,6 +508,7 @@ db_test!(
         db.exec("DELETE FROM generated_domains", vec![]).await;
         db.exec("DELETE FROM http_keyword_results", vec![]).await;
         assert_exact(&db, &all).await;
+        compact(&db).await;
         assert_eq!(db.scalar("SELECT count(*) FROM generated_domain_counts").await, 0);
         assert_eq!(db.scalar("SELECT count(*) FROM http_keyword_result_counts").await, 0);
     }
@@ -603,6 +633,7 @@ db_test!(
         )
         .await;
         assert_exact(&db, &all).await;
+        compact(&db).await;
         assert_eq!(db.scalar("SELECT count(*) FROM generated_domain_counts").await, 0);
         assert_eq!(db.scalar("SELECT count(*) FROM http_keyword_result_counts").await, 0);
         assert_eq!(counts::dns_results_total(&db.db, survivor, None, None).await.unwrap(), 70);
@@ -673,9 +704,9 @@ db_test!(
     /// Two writers load 20,000 rows each into the same two campaigns (every status
     /// combination of both) at the same time, on their own connections, each in a transaction
     /// held open a little after its insert so the two overlap; then one loads more while the
-    /// other re-classifies rows. PostgreSQL: the second writer's trigger waits for the first's
-    /// counter-row locks (both take them in key order, so they cannot deadlock) and adds to the
-    /// committed value. SQLite: the second writer waits for the write lock (busy_timeout).
+    /// other re-classifies rows. PostgreSQL: each writer's trigger appends its own delta rows,
+    /// neither waits for the other. SQLite: the second writer waits for the write lock
+    /// (busy_timeout).
     async fn concurrent_bulk_inserts_into_one_campaign_stay_exact(db) {
         let dns = campaign(&db, "dns_validation", "running").await;
         let other = campaign(&db, "dns_validation", "running").await;
@@ -722,10 +753,232 @@ db_test!(
     }
 );
 
+/// Runs `sql` (with `$1` = the campaign, `$2` = a creation time) on a writer's connection.
+async fn write(conn: &impl ConnectionTrait, backend: DbBackend, campaign: Uuid, sql: &str) {
+    let values: Vec<Value> = if sql.contains("$2") {
+        vec![campaign.into(), created(backend)]
+    } else {
+        vec![campaign.into()]
+    };
+    conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// What one engine worker does in a transaction, on rows only it owns (`prefix` of their
+/// domain names): a key-changing update, a batch insert of another key, a delete.
+fn worker_steps(backend: DbBackend, prefix: &str, n: u32) -> [String; 3] {
+    [
+        format!(
+            "UPDATE dns_validation_results SET validation_status = 'valid', business_status = 'lead_candidate' \
+             WHERE dns_campaign_id = $1 AND validation_status = 'pending' AND domain_name LIKE '{prefix}%'"
+        ),
+        dns_rows_sql(backend, n, "$1", "'error'", "NULL").replace("'d' || i", &format!("'{prefix}x' || i")),
+        format!(
+            "DELETE FROM dns_validation_results \
+             WHERE dns_campaign_id = $1 AND validation_status = 'skipped' AND domain_name LIKE '{prefix}%'"
+        ),
+    ]
+}
+
+db_test!(
+    /// The campaign engine's workers as the database sees them: transaction A writes keys in
+    /// one order and stays open; transaction B writes the same keys of the same campaign in
+    /// the opposite order and commits. With counter rows that writers lock (the design before
+    /// append-only counts), B waited for A's commit — and the two deadlocked when A went on.
+    /// PostgreSQL: B commits while A is still open, then A commits; nothing waited, nothing
+    /// failed. Then B again under REPEATABLE READ, with A's writes and a compaction committed
+    /// after B's snapshot: no serialization failure. SQLite has one writer at a time: the same
+    /// transactions one after the other. Counts exact at the end either way.
+    async fn writers_into_one_campaign_never_wait_on_counts(db) {
+        let dns = campaign(&db, "dns_validation", "running").await;
+        dns_rows(&db, dns, 1_000, MIXED_VALIDATION, MIXED_BUSINESS).await;
+        let backend = db.backend();
+        let (a, b) = (db.another_connection().await, db.another_connection().await);
+        let [a_update, a_insert, a_delete] = worker_steps(backend, "d1", 40);
+        let [b_update, b_insert, b_delete] = worker_steps(backend, "d2", 40);
+        match db.backend {
+            Backend::Postgres => {
+                let txn_a = a.begin().await.expect("begin A");
+                write(&txn_a, backend, dns, &a_update).await;
+                let b_commits = async {
+                    let txn_b = b.begin().await.expect("begin B");
+                    for sql in [&b_delete, &b_insert, &b_update] {
+                        write(&txn_b, backend, dns, sql).await;
+                    }
+                    txn_b.commit().await.expect("commit B");
+                };
+                // A holds its transaction open until B is done: if B waited for A, it would
+                // never finish.
+                tokio::time::timeout(Duration::from_secs(60), b_commits)
+                    .await
+                    .expect("B waited for A's open transaction on the counts");
+                write(&txn_a, backend, dns, &a_insert).await;
+                write(&txn_a, backend, dns, &a_delete).await;
+                txn_a.commit().await.expect("commit A");
+                assert_exact(&db, &[dns]).await;
+
+                let [a_update, a_insert, a_delete] = worker_steps(backend, "d3", 25);
+                let [b_update, b_insert, b_delete] = worker_steps(backend, "d4", 25);
+                let txn_b = b
+                    .begin_with_config(Some(sea_orm::IsolationLevel::RepeatableRead), None)
+                    .await
+                    .expect("begin B, REPEATABLE READ");
+                let seen = txn_b
+                    .query_one_raw(Statement::from_string(backend, "SELECT count(*) FROM dns_validation_result_counts"))
+                    .await
+                    .expect("B takes its snapshot");
+                assert!(seen.is_some());
+                for sql in [&a_update, &a_insert, &a_delete] {
+                    write(&a, backend, dns, sql).await;
+                }
+                compact(&db).await;
+                for sql in [&b_insert, &b_update, &b_delete] {
+                    write(&txn_b, backend, dns, sql).await;
+                }
+                txn_b.commit().await.expect("REPEATABLE READ writer commits");
+            }
+            Backend::Sqlite => {
+                for (conn, steps) in [(&a, [&a_update, &a_insert, &a_delete]), (&b, [&b_delete, &b_insert, &b_update])] {
+                    let txn = conn.begin().await.expect("begin");
+                    for sql in steps {
+                        write(&txn, backend, dns, sql).await;
+                    }
+                    txn.commit().await.expect("commit");
+                }
+            }
+        }
+        assert_exact(&db, &[dns]).await;
+        assert!(db.scalar("SELECT count(*) FROM dns_validation_results WHERE validation_status = 'error'").await > 200);
+    }
+);
+
+db_test!(
+    /// A key's rows stay bounded. 300 single-row statements into one campaign (each its own
+    /// READ COMMITTED transaction) leave at most the compaction bound: the writer's trigger
+    /// folds them. Inside one REPEATABLE READ transaction the trigger never folds (it could
+    /// meet a concurrent compaction's deletes), so rows pile up — the transaction and readers
+    /// after its commit still read exact totals — until the server's compaction folds them to
+    /// one row per key. SQLite: one row per key throughout.
+    async fn compaction_bounds_the_rows_of_a_key(db) {
+        let dns = campaign(&db, "dns_validation", "running").await;
+        let http = campaign(&db, "http_keyword_validation", "running").await;
+        let statuses = ["pending", "valid", "invalid"];
+        for i in 0..300 {
+            let status = statuses[i % statuses.len()];
+            dns_row(&db, dns, status, (i % 2 == 0).then_some("valid_dns")).await;
+        }
+        assert_exact(&db, &[dns]).await;
+
+        let writer = db.another_connection().await;
+        let txn = match db.backend {
+            Backend::Postgres => writer
+                .begin_with_config(Some(sea_orm::IsolationLevel::RepeatableRead), None)
+                .await
+                .expect("begin REPEATABLE READ"),
+            Backend::Sqlite => writer.begin().await.expect("begin"),
+        };
+        let insert = bulk_insert(
+            db.backend(),
+            "http_keyword_results",
+            "id, http_keyword_campaign_id, domain_name, validation_status, created_at",
+            "{id}, $1, 'h' || i || '-' || $3 || '.example', 'valid', $2",
+            1,
+        );
+        for i in 0..150 {
+            txn.execute_raw(Statement::from_sql_and_values(
+                db.backend(),
+                &insert,
+                [http.into(), created(db.backend()), i.to_string().into()],
+            ))
+            .await
+            .expect("insert one row");
+        }
+        let inside = txn
+            .query_one_raw(Statement::from_sql_and_values(
+                db.backend(),
+                "SELECT CAST(SUM(row_count) AS BIGINT) FROM http_keyword_result_counts WHERE http_keyword_campaign_id = $1",
+                [http.into()],
+            ))
+            .await
+            .expect("sum inside the transaction")
+            .expect("one row")
+            .try_get_by_index::<i64>(0)
+            .expect("a total");
+        assert_eq!(inside, 150, "the transaction reads its own deltas");
+        txn.commit().await.expect("commit");
+        assert_eq!(counts::http_results_total(&db.db, http, None).await.unwrap(), 150);
+        let rows = db.scalar("SELECT count(*) FROM http_keyword_result_counts").await;
+        match db.backend {
+            Backend::Postgres => assert_eq!(rows, 150, "no compaction inside REPEATABLE READ"),
+            Backend::Sqlite => assert_eq!(rows, 1),
+        }
+        compact(&db).await;
+        assert_eq!(db.scalar("SELECT count(*) FROM http_keyword_result_counts").await, 1);
+        assert_exact(&db, &[dns, http]).await;
+    }
+);
+
+db_test!(
+    /// Converting a live PostgreSQL database to append-only counts: while a writer's
+    /// transaction holds the counts tables, the migration gives up its lock request after a
+    /// short timeout and retries, so readers keep reading (they are never queued behind it
+    /// for long); once the writer commits it converts, the counts of the rows already there
+    /// unchanged. `down` folds the deltas back into one row per key under a primary key.
+    /// SQLite: the migration does nothing and counts stay exact.
+    async fn append_only_migration_converts_a_live_database(db) {
+        let dns = campaign(&db, "dns_validation", "running").await;
+        let generation = campaign(&db, "domain_generation", "running").await;
+        let all = [dns, generation];
+        Migrator::down(&db.db, Some(1)).await.expect("down to the upsert counts");
+        dns_rows(&db, dns, 500, MIXED_VALIDATION, MIXED_BUSINESS).await;
+        generated_rows(&db, generation, 0, 100).await;
+        assert_exact(&db, &all).await;
+
+        let writer = db.another_connection().await;
+        let txn = writer.begin().await.expect("begin writer");
+        write(&txn, db.backend(), dns, &dns_rows_sql(db.backend(), 10, "$1", "'valid'", "NULL")).await;
+        let migrator = db.another_connection().await;
+        let migration = tokio::spawn(async move { Migrator::up(&migrator, None).await });
+        if db.backend == Backend::Postgres {
+            // The migration is retrying behind the writer; readers are not stuck behind it.
+            for _ in 0..10 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::timeout(Duration::from_secs(30), counts::dns_results_total(&db.db, dns, None, None))
+                    .await
+                    .expect("a reader was held behind the migration")
+                    .expect("total");
+            }
+            assert!(!migration.is_finished(), "the migration cannot convert while the writer holds the counts");
+        }
+        txn.commit().await.expect("commit writer");
+        migration.await.expect("join").expect("migration up");
+        assert_exact(&db, &all).await;
+        assert_eq!(counts::dns_results_total(&db.db, dns, None, None).await.unwrap(), 510);
+
+        // Deltas accumulate, then `down` folds them and restores the primary key.
+        for _ in 0..20 {
+            dns_row(&db, dns, "invalid", Some("excluded")).await;
+        }
+        if db.backend == Backend::Postgres {
+            assert!(db.scalar("SELECT count(*) FROM dns_validation_result_counts WHERE validation_status = 'invalid' AND business_status = 'excluded'").await > 1);
+        }
+        Migrator::down(&db.db, Some(1)).await.expect("down again");
+        assert_exact(&db, &all).await;
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM dns_validation_result_counts WHERE validation_status = 'invalid' AND business_status = 'excluded'").await,
+            1
+        );
+        Migrator::up(&db.db, None).await.expect("up again");
+        dns_rows(&db, dns, 30, "'pending'", "NULL").await;
+        assert_exact(&db, &all).await;
+    }
+);
+
 db_test!(
     /// Adding the counts to a database that already has rows backfills them exactly.
     async fn migrating_a_populated_database_backfills_counts(db) {
-        Migrator::down(&db.db, Some(1)).await.expect("down the counts migration");
+        Migrator::down(&db.db, Some(2)).await.expect("down the counts migrations");
         assert_eq!(
             db.scalar("SELECT count(*) FROM seaql_migrations WHERE version = 'm20261127_000007_create_row_counts'")
                 .await,
@@ -758,7 +1011,8 @@ db_test!(
         let leftovers = match db.backend {
             Backend::Postgres => {
                 "SELECT (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal) \
-                 + (SELECT count(*) FROM pg_proc WHERE proname LIKE 'maintain_%') \
+                 + (SELECT count(*) FROM pg_proc WHERE proname LIKE 'maintain_%' OR proname LIKE 'compact_%' \
+                    OR proname LIKE 'domainflow_%') \
                  + (SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'seaql_migrations')"
             }
             Backend::Sqlite => {

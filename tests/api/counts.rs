@@ -920,6 +920,60 @@ db_test!(
 );
 
 db_test!(
+    /// The running server folds what REPEATABLE READ writers leave behind (their triggers
+    /// never compact) and keeps serving exact totals meanwhile: 120 delta rows of one key become
+    /// one row within a few seconds, with no request involved. SQLite: one row per key from the
+    /// start, and the server has nothing to do.
+    async fn the_server_compacts_in_the_background(db) {
+        let http = campaign(&db, "http_keyword_validation", "running").await;
+        let app = db.spawn_app().await;
+        let writer = db.another_connection().await;
+        let txn = match db.backend {
+            Backend::Postgres => writer
+                .begin_with_config(Some(sea_orm::IsolationLevel::RepeatableRead), None)
+                .await
+                .expect("begin REPEATABLE READ"),
+            Backend::Sqlite => writer.begin().await.expect("begin"),
+        };
+        let insert = bulk_insert(
+            db.backend(),
+            "http_keyword_results",
+            "id, http_keyword_campaign_id, domain_name, validation_status, created_at",
+            "{id}, $1, 'h' || i || '-' || $3 || '.example', 'valid', $2",
+            1,
+        );
+        for i in 0..120 {
+            txn.execute_raw(Statement::from_sql_and_values(
+                db.backend(),
+                &insert,
+                [http.into(), created(db.backend()), i.to_string().into()],
+            ))
+            .await
+            .expect("insert one row");
+        }
+        txn.commit().await.expect("commit");
+        let query = "query($c: UUID!) { campaignByDatabaseId(databaseId: $c) { httpKeywordResults(first: 1) { totalCount } } }";
+        let total = || async {
+            app.graphql(query, serde_json::json!({ "c": http }))
+                .await["data"]["campaignByDatabaseId"]["httpKeywordResults"]["totalCount"]
+                .clone()
+        };
+        assert_eq!(total().await, 120);
+        let mut rows = db.scalar("SELECT count(*) FROM http_keyword_result_counts").await;
+        for _ in 0..300 {
+            if rows == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            rows = db.scalar("SELECT count(*) FROM http_keyword_result_counts").await;
+        }
+        assert_eq!(rows, 1, "the server did not fold the deltas within 30 s");
+        assert_eq!(total().await, 120);
+        assert_exact(&db, &[http]).await;
+    }
+);
+
+db_test!(
     /// Converting a live PostgreSQL database to append-only counts: while a writer's
     /// transaction holds the counts tables, the migration gives up its lock request after a
     /// short timeout and retries, so readers keep reading (they are never queued behind it

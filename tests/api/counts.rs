@@ -853,6 +853,37 @@ db_test!(
     }
 );
 
+/// `n` single-row inserts of HTTP results into `http`, each its own statement, in one open
+/// transaction on a connection of its own: REPEATABLE READ on PostgreSQL (so the triggers
+/// append without compacting), the default on SQLite.
+async fn single_row_inserts_in_repeatable_read(db: &TestDb, http: Uuid, n: u32) -> sea_orm::DatabaseTransaction {
+    let writer = db.another_connection().await;
+    let txn = match db.backend {
+        Backend::Postgres => writer
+            .begin_with_config(Some(sea_orm::IsolationLevel::RepeatableRead), None)
+            .await
+            .expect("begin REPEATABLE READ"),
+        Backend::Sqlite => writer.begin().await.expect("begin"),
+    };
+    let insert = bulk_insert(
+        db.backend(),
+        "http_keyword_results",
+        "id, http_keyword_campaign_id, domain_name, validation_status, created_at",
+        "{id}, $1, 'h' || i || '-' || $3 || '.example', 'valid', $2",
+        1,
+    );
+    for i in 0..n {
+        txn.execute_raw(Statement::from_sql_and_values(
+            db.backend(),
+            &insert,
+            [http.into(), created(db.backend()), i.to_string().into()],
+        ))
+        .await
+        .expect("insert one row");
+    }
+    txn
+}
+
 db_test!(
     /// A key's rows stay bounded. 300 single-row statements into one campaign (each its own
     /// READ COMMITTED transaction) leave at most the compaction bound: the writer's trigger
@@ -870,30 +901,7 @@ db_test!(
         }
         assert_exact(&db, &[dns]).await;
 
-        let writer = db.another_connection().await;
-        let txn = match db.backend {
-            Backend::Postgres => writer
-                .begin_with_config(Some(sea_orm::IsolationLevel::RepeatableRead), None)
-                .await
-                .expect("begin REPEATABLE READ"),
-            Backend::Sqlite => writer.begin().await.expect("begin"),
-        };
-        let insert = bulk_insert(
-            db.backend(),
-            "http_keyword_results",
-            "id, http_keyword_campaign_id, domain_name, validation_status, created_at",
-            "{id}, $1, 'h' || i || '-' || $3 || '.example', 'valid', $2",
-            1,
-        );
-        for i in 0..150 {
-            txn.execute_raw(Statement::from_sql_and_values(
-                db.backend(),
-                &insert,
-                [http.into(), created(db.backend()), i.to_string().into()],
-            ))
-            .await
-            .expect("insert one row");
-        }
+        let txn = single_row_inserts_in_repeatable_read(&db, http, 150).await;
         let inside = txn
             .query_one_raw(Statement::from_sql_and_values(
                 db.backend(),
@@ -927,30 +935,7 @@ db_test!(
     async fn the_server_compacts_in_the_background(db) {
         let http = campaign(&db, "http_keyword_validation", "running").await;
         let app = db.spawn_app().await;
-        let writer = db.another_connection().await;
-        let txn = match db.backend {
-            Backend::Postgres => writer
-                .begin_with_config(Some(sea_orm::IsolationLevel::RepeatableRead), None)
-                .await
-                .expect("begin REPEATABLE READ"),
-            Backend::Sqlite => writer.begin().await.expect("begin"),
-        };
-        let insert = bulk_insert(
-            db.backend(),
-            "http_keyword_results",
-            "id, http_keyword_campaign_id, domain_name, validation_status, created_at",
-            "{id}, $1, 'h' || i || '-' || $3 || '.example', 'valid', $2",
-            1,
-        );
-        for i in 0..120 {
-            txn.execute_raw(Statement::from_sql_and_values(
-                db.backend(),
-                &insert,
-                [http.into(), created(db.backend()), i.to_string().into()],
-            ))
-            .await
-            .expect("insert one row");
-        }
+        let txn = single_row_inserts_in_repeatable_read(&db, http, 120).await;
         txn.commit().await.expect("commit");
         let query = "query($c: UUID!) { campaignByDatabaseId(databaseId: $c) { httpKeywordResults(first: 1) { totalCount } } }";
         let total = || async {

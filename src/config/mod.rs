@@ -151,8 +151,11 @@ pub struct Settings {
     /// A connection held longer than this is reported as a leak (log + metrics).
     /// `DB_CONN_LEAK_THRESHOLD_SECONDS`, JSON `database.connectionMonitoring.leakThreshold`. Default 30 s.
     pub db_conn_leak_threshold: Duration,
-    /// Adapt the limit on concurrent database work inside DB_MAX_OPEN_CONNS to latency (AIMD).
-    /// `DB_ADAPTIVE_LIMIT`, JSON `database.connectionMonitoring.adaptiveLimit`. Default false.
+    /// Adapt the limit on concurrent database work inside DB_MAX_OPEN_CONNS to the database's
+    /// latency (a Vegas rule, `metrics::limiter`): queries beyond what the database serves at
+    /// once wait at the gate instead of queueing inside it. False makes the gate a fixed
+    /// semaphore of DB_MAX_OPEN_CONNS. `DB_ADAPTIVE_LIMIT`, JSON
+    /// `database.connectionMonitoring.adaptiveLimit`. Default true.
     pub db_adaptive_limit: bool,
     /// How often the sampler persists metrics. `METRICS_SAMPLE_INTERVAL_SECONDS`,
     /// JSON `metrics.sampleInterval`. Default 60 s.
@@ -323,11 +326,7 @@ impl Settings {
                 db.connection_monitoring.leak_threshold.as_deref(),
                 30,
             )?,
-            db_adaptive_limit: source.parse_bool(
-                "DB_ADAPTIVE_LIMIT",
-                db.connection_monitoring.adaptive_limit,
-                false,
-            )?,
+            db_adaptive_limit: source.parse_bool("DB_ADAPTIVE_LIMIT", db.connection_monitoring.adaptive_limit, true)?,
             metrics_sample_interval: source.seconds(
                 "METRICS_SAMPLE_INTERVAL_SECONDS",
                 "metrics.sampleInterval",

@@ -1,5 +1,6 @@
 //! Our gate in front of the pool: every database call of the request path goes through
-//! [`Observer::run`], which waits for a permit of the (optionally adaptive) concurrency gate —
+//! [`Observer::run`], which waits for a permit of the concurrency gate (adaptive by default,
+//! `metrics::limiter`) —
 //! where pool waits and acquire timeouts are measured, since sqlx reports only size and idle —
 //! marks the connection as held by a query type (leak detection), times the call, records it
 //! per query type, and logs it once when slow, with a parameter-free SQL shape.
@@ -112,6 +113,13 @@ impl Observer {
         };
         let elapsed = started.elapsed();
         drop(held);
+        if self.metrics.limiter().available_permits() == 0 {
+            // Someone may be waiting for this permit. The connection's return to the pool
+            // (sqlx pings it first) was spawned as the call ended: let it run before the next
+            // query is admitted, or that query finds no idle connection and the pool opens one
+            // more than the limit needs.
+            tokio::task::yield_now().await;
+        }
         drop(permit);
 
         let (ok, count) = match &result {
@@ -128,8 +136,10 @@ impl Observer {
             Err(_) => (false, 0),
         };
         let outcome = self.metrics.queries().record(query_type, elapsed, count, ok);
-        if let Some(change) = self.metrics.limiter().record(elapsed, waited.is_some()) {
-            tracing::info!(from = change.from, to = change.to, reason = %change.reason, "adaptive database concurrency limit changed");
+        // Only answered queries say how long the database takes: a refused connection fails
+        // in microseconds and would read as a database with no load at all.
+        if ok && let Some(change) = self.metrics.limiter().record(elapsed, waited.is_some()) {
+            tracing::info!(from = change.from, to = change.to, cause = change.cause.as_str(), reason = %change.reason, "adaptive database concurrency limit changed");
         }
         if outcome.slow && self.log_slow {
             let sql = shape();

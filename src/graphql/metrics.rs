@@ -169,10 +169,12 @@ pub struct HeldConnectionMetrics {
     pub held_seconds: f64,
 }
 
-/// The limit on concurrent database work inside DB_MAX_OPEN_CONNS.
+/// The limit on concurrent database work inside DB_MAX_OPEN_CONNS: how many queries the
+/// gate lets run at once, the rest waiting their turn (README, "Metrics and monitoring").
 #[derive(SimpleObject)]
 pub struct AdaptiveLimitMetrics {
-    /// Whether the limit adapts (otherwise it stays at the maximum).
+    /// Whether the limit adapts (DB_ADAPTIVE_LIMIT, default on; otherwise it stays at the
+    /// maximum).
     pub enabled: bool,
     /// The limit now.
     pub current: u32,
@@ -180,12 +182,24 @@ pub struct AdaptiveLimitMetrics {
     pub min: u32,
     /// Highest it may go (DB_MAX_OPEN_CONNS).
     pub max: u32,
-    /// Latency baseline the rule compares against, in milliseconds.
+    /// The no-load latency the rule compares against (median of the last probe, or of a
+    /// quicker window), in milliseconds.
     pub baseline_ms: Option<f64>,
+    /// Median query latency of the last decision window, in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Queries estimated to be queued inside the database in the last decision window:
+    /// current × (1 − baselineMs / latencyMs).
+    pub queue_estimate: Option<f64>,
     /// Times it was raised.
     pub raises: u64,
     /// Times it was lowered.
     pub lowers: u64,
+    /// Times the no-load latency was measured by running queries one at a time.
+    pub probes: u64,
+    /// Whether such a probe runs right now.
+    pub probing: bool,
+    /// The last change: why the limit is what it is (null until it first moves).
+    pub last_change: Option<LimitChangeMetrics>,
     /// The most recent changes, newest last, with the reason for each.
     pub recent_changes: Vec<LimitChangeMetrics>,
 }
@@ -195,9 +209,24 @@ pub struct AdaptiveLimitMetrics {
 pub struct LimitChangeMetrics {
     pub from: u32,
     pub to: u32,
+    /// Why, as a stable code: `latency_flat` (raised: work waited while the database showed
+    /// no queue) or `queue_building` (lowered: queries queued inside the database).
+    pub cause: String,
     /// Why, with the figures that decided it.
     pub reason: String,
     pub at: DateTime<Utc>,
+}
+
+impl LimitChangeMetrics {
+    fn new(metrics: &Metrics, change: &crate::metrics::LimitChange) -> Self {
+        Self {
+            from: change.from,
+            to: change.to,
+            cause: change.cause.as_str().to_owned(),
+            reason: change.reason.clone(),
+            at: metrics.wall_time(change.at),
+        }
+    }
 }
 
 /// Figures of one query type since start.
@@ -360,17 +389,17 @@ impl MetricsReport {
                 min: l.min,
                 max: l.max,
                 baseline_ms: l.baseline_ms,
+                latency_ms: l.last_window.map(|w| w.latency.as_secs_f64() * 1000.0),
+                queue_estimate: l.queue_estimate,
                 raises: l.raises,
                 lowers: l.lowers,
+                probes: l.probes,
+                probing: l.probing,
+                last_change: l.last_change().map(|c| LimitChangeMetrics::new(&self.metrics, c)),
                 recent_changes: l
                     .recent_changes
                     .iter()
-                    .map(|c| LimitChangeMetrics {
-                        from: c.from,
-                        to: c.to,
-                        reason: c.reason.clone(),
-                        at: self.metrics.wall_time(c.at),
-                    })
+                    .map(|c| LimitChangeMetrics::new(&self.metrics, c))
                     .collect(),
             },
         }

@@ -26,7 +26,10 @@ use chrono::{DateTime, Utc};
 
 pub use alerts::{Alert, AlertInputs, AlertThresholds, Severity, evaluate};
 pub use histogram::{HistogramSnapshot, LatencyHistogram};
-pub use limiter::{AdaptiveGate, AdaptiveLimit, GateClosed, GatePermit, LimitChange, LimiterConfig, LimiterSnapshot};
+pub use limiter::{
+    AdaptiveGate, AdaptiveLimit, ChangeCause, GateClosed, GatePermit, LimitChange, LimiterConfig, LimiterSnapshot,
+    WindowSummary,
+};
 pub use memory::{
     GrowthFigure, MemoryReading, MemorySnapshot, MemoryTracker, MemoryTrackerConfig, parse_proc_status, read_memory,
 };
@@ -48,7 +51,7 @@ pub struct MetricsConfig {
     pub pool_max: u32,
     /// A connection held longer than this is a leak (default 30 s).
     pub leak_bound: Duration,
-    /// The adaptive concurrency limit (opt-in; off by default).
+    /// The adaptive concurrency limit (on by default).
     pub limiter: LimiterConfig,
     /// Memory sampling cadence and retention.
     pub memory: MemoryTrackerConfig,
@@ -65,7 +68,7 @@ impl MetricsConfig {
             slow_query_threshold: Duration::from_millis(100),
             pool_max,
             leak_bound: DEFAULT_LEAK_BOUND,
-            limiter: LimiterConfig::for_pool(pool_max, false),
+            limiter: LimiterConfig::for_pool(pool_max, true),
             memory: MemoryTrackerConfig::default(),
             alerts: AlertThresholds::default(),
         }
@@ -242,7 +245,10 @@ mod tests {
         assert_eq!(metrics.pool().snapshot(1, 0).in_use, 1);
         drop(held);
         assert_eq!(metrics.limiter().current(), 8, "limiter ceiling is the pool max");
-        assert!(!metrics.limiter().snapshot().enabled, "adaptive limit is opt-in");
+        assert!(
+            metrics.limiter().snapshot().enabled,
+            "the adaptive limit is on by default"
+        );
         assert_eq!(metrics.alert_thresholds(), &AlertThresholds::default());
         assert!(metrics.uptime() < Duration::from_secs(60));
         let later = metrics.started_instant() + Duration::from_secs(90);

@@ -45,7 +45,7 @@ pub fn render(metrics: &Metrics, pool: &PoolSnapshot, alerts: &[Alert]) -> Strin
             .memory()
             .growth_over(growth_window, Instant::now())
             .map(|g| g.percent / 100.0),
-        adaptive_limit: metrics.limiter().current(),
+        limiter: metrics.limiter().snapshot(),
         uptime_seconds: metrics.uptime().as_secs_f64(),
         requests: metrics.requests().snapshot(),
     };
@@ -69,7 +69,7 @@ struct Scrape {
     rss_bytes: Option<u64>,
     peak_rss_bytes: Option<u64>,
     growth_ratio: Option<f64>,
-    adaptive_limit: u32,
+    limiter: super::LimiterSnapshot,
     uptime_seconds: f64,
     requests: super::requests::RequestSnapshot,
 }
@@ -116,6 +116,84 @@ fn histogram_buckets(histogram: &HistogramSnapshot) -> Vec<(f64, u64)> {
             (le, in_bucket)
         })
         .collect()
+}
+
+impl Scrape {
+    /// The adaptive limit: where it is, what it compares, and why it last moved.
+    fn encode_limiter(&self, e: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let limiter = &self.limiter;
+        gauge(
+            e,
+            "adaptive_limit_connections",
+            "Current limit on concurrent database work; more queries wait at the gate (DB_MAX_OPEN_CONNS when DB_ADAPTIVE_LIMIT is off).",
+            f64::from(limiter.current),
+        )?;
+        gauge(
+            e,
+            "adaptive_limit_enabled",
+            "Whether the limit adapts to the database's latency (DB_ADAPTIVE_LIMIT).",
+            f64::from(u8::from(limiter.enabled)),
+        )?;
+        gauge(
+            e,
+            "adaptive_limit_min_connections",
+            "Lowest the adaptive limit may go.",
+            f64::from(limiter.min),
+        )?;
+        // Absent until measured rather than a misleading 0.
+        if let Some(ms) = limiter.baseline_ms {
+            gauge(
+                e,
+                "adaptive_limit_baseline_latency_seconds",
+                "No-load query latency the limit compares against (median of the last probe or of a quicker window).",
+                ms / 1000.0,
+            )?;
+        }
+        if let Some(window) = limiter.last_window {
+            gauge(
+                e,
+                "adaptive_limit_window_latency_seconds",
+                "Median query latency of the limit's last decision window.",
+                window.latency.as_secs_f64(),
+            )?;
+        }
+        if let Some(queue) = limiter.queue_estimate {
+            gauge(
+                e,
+                "adaptive_limit_queue_estimate",
+                "Queries estimated to queue inside the database in the last window: limit × (1 − baseline / latency).",
+                queue,
+            )?;
+        }
+        {
+            let mut family = e.encode_descriptor(
+                "adaptive_limit_changes",
+                "Changes of the adaptive limit, by direction.",
+                None,
+                MetricType::Counter,
+            )?;
+            for (direction, value) in [("raise", limiter.raises), ("lower", limiter.lowers)] {
+                ConstCounter::new(value).encode(family.encode_family(&[("direction", direction)])?)?;
+            }
+        }
+        counter(
+            e,
+            "adaptive_limit_probes",
+            "Measurements of the no-load latency (queries run one at a time for a moment).",
+            limiter.probes,
+        )?;
+        if let Some(change) = limiter.last_change() {
+            let mut family = e.encode_descriptor(
+                "adaptive_limit_last_change",
+                "The limit set by the last change, labelled with why: latency_flat (raised) or queue_building (lowered).",
+                None,
+                MetricType::Gauge,
+            )?;
+            let labels = [("cause", change.cause.as_str())];
+            ConstGauge::new(f64::from(change.to)).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
 }
 
 impl Collector for Scrape {
@@ -191,12 +269,7 @@ impl Collector for Scrape {
             "Connections held longer than the leak bound (each counted once).",
             pool.leaks_detected,
         )?;
-        gauge(
-            e,
-            "adaptive_limit_connections",
-            "Current limit on concurrent database work (the pool maximum unless the adaptive limit is on).",
-            f64::from(self.adaptive_limit),
-        )?;
+        self.encode_limiter(e)?;
 
         // Queries by type.
         {
@@ -453,6 +526,31 @@ mod tests {
         assert_eq!(number(find(&parsed, "domainflow_pool_acquisitions_total", &[])), 1.0);
         assert_eq!(number(find(&parsed, "domainflow_pool_waits_total", &[])), 0.0);
         assert_eq!(number(find(&parsed, "domainflow_adaptive_limit_connections", &[])), 8.0);
+        assert_eq!(number(find(&parsed, "domainflow_adaptive_limit_enabled", &[])), 1.0);
+        assert_eq!(
+            number(find(&parsed, "domainflow_adaptive_limit_min_connections", &[])),
+            2.0
+        );
+        assert_eq!(
+            number(find(
+                &parsed,
+                "domainflow_adaptive_limit_changes_total",
+                &[("direction", "lower")]
+            )),
+            0.0
+        );
+        assert_eq!(
+            number(find(&parsed, "domainflow_adaptive_limit_probes_total", &[])),
+            0.0
+        );
+        // Nothing measured or changed yet: those families are absent, not 0.
+        for absent in [
+            "domainflow_adaptive_limit_baseline_latency_seconds",
+            "domainflow_adaptive_limit_queue_estimate",
+            "domainflow_adaptive_limit_last_change",
+        ] {
+            assert!(!parsed.samples.iter().any(|s| s.metric == absent), "{absent}");
+        }
         assert!(matches!(
             find(&parsed, "domainflow_pool_acquisitions_total", &[]).value,
             Value::Counter(_)
@@ -486,6 +584,49 @@ mod tests {
                 .iter()
                 .any(|s| s.metric == "domainflow_memory_growth_ratio")
         );
+    }
+
+    #[test]
+    fn the_adaptive_limit_shows_where_it_is_and_why_it_moved() {
+        let metrics = Metrics::new(MetricsConfig::for_pool(100));
+        let gate = metrics.limiter();
+        let mut clock = std::time::Instant::now();
+        let mut feed = |n: usize, ms: u64| {
+            for _ in 0..n {
+                clock += Duration::from_millis(10);
+                gate.record_at(Duration::from_millis(ms), true, clock);
+            }
+        };
+        // A binding window starts a probe (1 ms one at a time), then 10 ms at 8 in flight is a
+        // queue of 7.2: lowered 8 → 4.
+        feed(30, 1);
+        feed(20, 1);
+        feed(30, 10);
+        let pool = metrics.pool().snapshot(0, 0);
+        let parsed = parse(&render(&metrics, &pool, &[]));
+        assert_eq!(number(find(&parsed, "domainflow_adaptive_limit_connections", &[])), 4.0);
+        let last = find(
+            &parsed,
+            "domainflow_adaptive_limit_last_change",
+            &[("cause", "queue_building")],
+        );
+        assert_eq!(number(last), 4.0);
+        assert_eq!(
+            number(find(
+                &parsed,
+                "domainflow_adaptive_limit_changes_total",
+                &[("direction", "lower")]
+            )),
+            1.0
+        );
+        assert_eq!(
+            number(find(&parsed, "domainflow_adaptive_limit_probes_total", &[])),
+            1.0
+        );
+        let baseline = number(find(&parsed, "domainflow_adaptive_limit_baseline_latency_seconds", &[]));
+        assert!((baseline - 0.001).abs() < 0.0001, "{baseline}");
+        let queue = number(find(&parsed, "domainflow_adaptive_limit_queue_estimate", &[]));
+        assert!((queue - 7.2).abs() < 0.3, "{queue}");
     }
 
     #[test]

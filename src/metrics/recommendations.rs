@@ -14,7 +14,7 @@
 //! | `connection_leaks` | any hold outlived the leak bound | — |
 //! | `slow_query_type` | per type: p95 > the slow-query threshold (any query when it is 0) | — |
 //! | `query_errors` | per type: errors > 1 % of its queries | — |
-//! | `adaptive_limit_below_max` | the adaptive limit sits below 75 % of the maximum | DB_MAX_OPEN_CONNS |
+//! | `adaptive_limit_below_max` | the adaptive limit was lowered (it starts below the maximum) and sits below 75 % of the maximum | DB_MAX_OPEN_CONNS |
 //! | `memory_growth` | growth over the window > half the alert threshold | — |
 
 use std::time::Duration;
@@ -105,7 +105,7 @@ pub struct LimiterFigures {
     pub max: u32,
     /// Decreases since start.
     pub lowers: u64,
-    /// Baseline p90 latency, ms.
+    /// No-load query latency the limit compares against, ms.
     pub baseline_ms: Option<f64>,
 }
 
@@ -382,12 +382,13 @@ fn pool_rules(
 }
 
 fn limiter_rule(limiter: &LimiterFigures, out: &mut Vec<Recommendation>) {
-    if !limiter.enabled || u64::from(limiter.current) * 4 >= u64::from(limiter.max) * 3 {
+    // The limit starts below the maximum: only a decrease is evidence about the database.
+    if !limiter.enabled || limiter.lowers == 0 || u64::from(limiter.current) * 4 >= u64::from(limiter.max) * 3 {
         return;
     }
     let baseline = limiter
         .baseline_ms
-        .map_or_else(String::new, |ms| format!("; baseline p90 latency {ms:.1} ms"));
+        .map_or_else(String::new, |ms| format!("; no-load latency {ms:.1} ms"));
     out.push(Recommendation {
         code: ADAPTIVE_LIMIT_BELOW_MAX,
         message: format!(
@@ -683,9 +684,16 @@ mod tests {
         assert_eq!(codes(&recommendations), [ADAPTIVE_LIMIT_BELOW_MAX]);
         assert_eq!(
             recommendations[0].evidence,
-            "adaptive limit 40 of 100 after 4 decreases; baseline p90 latency 2.2 ms"
+            "adaptive limit 40 of 100 after 4 decreases; no-load latency 2.2 ms"
         );
         inputs.limiter = inputs.limiter.map(|l| LimiterFigures { current: 75, ..l });
+        assert!(recommend(&inputs).is_empty());
+        // Never lowered: the limit is where it starts (8), which says nothing yet.
+        inputs.limiter = inputs.limiter.map(|l| LimiterFigures {
+            current: 8,
+            lowers: 0,
+            ..l
+        });
         assert!(recommend(&inputs).is_empty());
     }
 

@@ -46,25 +46,33 @@ pub struct PoolDuringRun {
     /// Acquisitions that waited, and acquire timeouts, during the run.
     pub waits: u64,
     pub acquire_timeouts: u64,
+    /// The gate's concurrency limit (`adaptiveLimit.current`): lowest, highest and last seen.
+    pub limit_min: u64,
+    pub limit_max: u64,
+    pub limit_last: u64,
 }
 
 impl std::fmt::Display for PoolDuringRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "pool during the run ({} samples): in use ≤ {}/{} ({:.0} %), open ≤ {}, {} waits, {} acquire timeouts",
+            "pool during the run ({} samples): in use ≤ {}/{} ({:.0} %), open ≤ {}, {} waits, {} acquire timeouts, \
+             limit {}–{} (last {})",
             self.samples,
             self.max_in_use,
             self.configured_max,
             self.max_utilization_percent,
             self.max_open,
             self.waits,
-            self.acquire_timeouts
+            self.acquire_timeouts,
+            self.limit_min,
+            self.limit_max,
+            self.limit_last
         )
     }
 }
 
-const POOL_QUERY: &str = "{ metrics { pool { configuredMax open inUse utilizationPercent waits acquireTimeouts } } }";
+const POOL_QUERY: &str = "{ metrics { pool { configuredMax open inUse utilizationPercent waits acquireTimeouts adaptiveLimit { current } } } }";
 
 /// Polls Query.metrics until `done`; the pool figures seen meanwhile.
 async fn watch_pool(client: reqwest::Client, url: String, done: Arc<AtomicBool>) -> Option<PoolDuringRun> {
@@ -94,6 +102,14 @@ async fn watch_pool(client: reqwest::Client, url: String, done: Arc<AtomicBool>)
                     .max(pool["utilizationPercent"].as_f64().unwrap_or(0.0));
                 last = (int("waits"), int("acquireTimeouts"));
                 first.get_or_insert(last);
+                let limit = pool["adaptiveLimit"]["current"].as_u64().unwrap_or(0);
+                report.limit_min = if report.samples == 1 {
+                    limit
+                } else {
+                    report.limit_min.min(limit)
+                };
+                report.limit_max = report.limit_max.max(limit);
+                report.limit_last = limit;
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -15,13 +15,18 @@
 //! - **OFFSET baseline** and **cursor walks** ([`walk`]); **memory stability**; **concurrent
 //!   access** through the one load generator ([`load`]) with pool figures from Query.metrics
 //!   sampled during the run.
+//! - **load-adaptive concurrency** ([`concurrency`]): a sweep of 1 … 64 users and one of fixed
+//!   limits find the best throughput; 200 users must keep 90 % of it, p99 within 4 × the best
+//!   fixed limit's.
 //!
 //! `domainflow perf-test` runs the server as a child process of its own binary
 //! ([`server::ServerMode::Child`]), so the server's latency and RSS are not shared with the
 //! load generator; tests run it in process.
 
+pub mod concurrency;
 pub mod datasets;
 pub mod export;
+pub mod ingest;
 pub mod load;
 pub mod plans;
 pub mod server;
@@ -54,6 +59,15 @@ pub struct PerfOptions {
     /// Timed requests per point.
     #[arg(long, default_value_t = 200)]
     pub requests: usize,
+    /// Rows of the generated domains at which to measure the depth points (each connection
+    /// at the same fraction of its own rows), e.g. `0,1000000,10000000,19950000` for a 20M
+    /// campaign; default 0, 2.5 %, 50 % and 97.5 %.
+    #[arg(long, value_delimiter = ',')]
+    pub depth_rows: Vec<u64>,
+    /// Measure only the depth points (after making sure the data is seeded), with the table
+    /// and index sizes of the campaign's tables.
+    #[arg(long)]
+    pub only_depth: bool,
     /// Untimed warm-up requests per point.
     #[arg(long, default_value_t = 20)]
     pub warmup: usize,
@@ -116,6 +130,13 @@ pub struct PerfOptions {
     /// Target: growth of the server's RSS while exporting, in MiB.
     #[arg(long, default_value_t = 16.0)]
     pub max_export_growth_mib: f64,
+    /// Load-adaptive concurrency: a sweep of fixed concurrencies, then more users than the
+    /// database can serve ([`concurrency`]).
+    #[command(flatten)]
+    pub concurrency: concurrency::ConcurrencyOptions,
+    /// The campaign engine's writes against the maintained counts ([`ingest`]).
+    #[command(flatten)]
+    pub ingest: ingest::IngestOptions,
     /// Where the server runs (the CLI picks a child process of its own binary).
     #[arg(skip)]
     pub server: server::ServerMode,
@@ -149,7 +170,7 @@ pub struct Point {
 }
 
 /// The report of a run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub backend: String,
     pub rows: u64,
@@ -161,6 +182,10 @@ pub struct Report {
     pub memory: Option<walk::MemoryReport>,
     pub datasets: Vec<datasets::ShapeReport>,
     pub soak: Option<SoakReport>,
+    pub ingest: Option<ingest::IngestReport>,
+    /// On-disk size of each table and index (PostgreSQL; with `--only-depth`).
+    pub relations: Vec<RelationSize>,
+    pub concurrency: Option<concurrency::ConcurrencyReport>,
     pub export: Option<export::ExportReport>,
     pub index_usage: Vec<plans::IndexReport>,
     pub server: ServerFigures,
@@ -345,6 +370,7 @@ impl Target {
                 ", $filter: DnsValidationResultFilter",
                 ", filter: $filter",
             ),
+            "httpKeywordResults" => ("findHttpKeywordResult", "", ""),
             _ => ("findGeneratedDomain", "", ""),
         };
         let query = format!(
@@ -389,7 +415,10 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
     setup.db_max_open_conns = 4;
     setup.db_statement_timeout = Duration::ZERO;
     let db = crate::db::connect(&setup).await?;
-    crate::db::migrate(&db, &settings).await?;
+    // DOMAINFLOW_AUTO_MIGRATE=false measures the schema as it is (e.g. an earlier counts design).
+    if settings.auto_migrate {
+        crate::db::migrate(&db, &settings).await?;
+    }
     let mut chains = Vec::new();
     for (label, domains) in [
         (size_label(opts.small_domains), opts.small_domains),
@@ -425,8 +454,32 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
     };
 
     let mut failures = Vec::new();
-    let (points, mut workload) =
-        depth_points(&db, &client, &progress, ids.generation, ids.dns, opts, &mut failures).await?;
+    if opts.ingest.only {
+        let ingest = run_ingest(&db, &settings, &client, ids.generation, opts, &progress, &mut failures).await?;
+        server.stop().await?;
+        progress.finish();
+        return Ok(Report {
+            backend: format!("{:?}", db.get_database_backend()),
+            rows: opts.domains,
+            ingest,
+            failures,
+            ..Report::default()
+        });
+    }
+    let (points, mut workload) = depth_points(&db, &client, &progress, &ids, opts, &mut failures).await?;
+    if opts.only_depth {
+        server.stop().await?;
+        progress.finish();
+        return Ok(Report {
+            backend: format!("{:?}", db.get_database_backend()),
+            rows: opts.domains,
+            requests_per_point: opts.requests,
+            points,
+            relations: relation_sizes(&db).await?,
+            failures,
+            ..Report::default()
+        });
+    }
 
     // Large dataset handling: every shape on each chain; the cursors of the largest feed the
     // index-usage component, its requests join the load workload.
@@ -533,6 +586,16 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
         }
         load_reports.push(report);
     }
+    let concurrency = concurrency::run(
+        &client.url,
+        &opts.server,
+        &settings,
+        &workload,
+        &progress,
+        &opts.concurrency,
+        &mut failures,
+    )
+    .await?;
     let mut soak = None;
     if opts.soak_seconds > 0 && opts.soak_users > 0 && !workload.is_empty() {
         progress.phase(&format!("soak {} s × {} users", opts.soak_seconds, opts.soak_users), 0);
@@ -588,6 +651,7 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
             growth_percent: growth,
         });
     }
+    let ingest = run_ingest(&db, &settings, &client, ids.generation, opts, &progress, &mut failures).await?;
     let mut export_report = None;
     if opts.export {
         progress.phase("export (CSV, whole campaign)", 0);
@@ -650,14 +714,75 @@ pub async fn run(settings: Settings, opts: &PerfOptions) -> Result<Report> {
         memory,
         datasets: dataset_reports,
         soak,
+        ingest,
+        concurrency,
         export: export_report,
         index_usage,
+        relations: Vec::new(),
         server: server_figures,
         failures,
     })
 }
 
 const MIB: f64 = 1_048_576.0;
+
+/// One table or index and its size on disk.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelationSize {
+    pub name: String,
+    pub kind: String,
+    pub bytes: i64,
+}
+
+/// Every table and index of the public schema with its size, largest first (PostgreSQL).
+async fn relation_sizes(db: &DatabaseConnection) -> Result<Vec<RelationSize>> {
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(Vec::new());
+    }
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT c.relname, CASE c.relkind WHEN 'i' THEN 'index' ELSE 'table' END, pg_relation_size(c.oid) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') ORDER BY 3 DESC",
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(RelationSize {
+                name: row.try_get_by_index(0)?,
+                kind: row.try_get_by_index(1)?,
+                bytes: row.try_get_by_index(2)?,
+            })
+        })
+        .collect()
+}
+
+/// The ingest component, when its duration is not 0; its targets join `failures`.
+async fn run_ingest(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    client: &Client,
+    generation: Uuid,
+    opts: &PerfOptions,
+    progress: &Progress,
+    failures: &mut Vec<String>,
+) -> Result<Option<ingest::IngestReport>> {
+    if opts.ingest.seconds <= 0.0 || opts.ingest.writers == 0 {
+        return Ok(None);
+    }
+    progress.phase(
+        &format!("ingest {} s × {} writers", opts.ingest.seconds, opts.ingest.writers),
+        0,
+    );
+    let readers = std::sync::Arc::new(Client {
+        http: client.http.clone(),
+        url: client.url.clone(),
+    });
+    let report = ingest::run(db, settings, Some(readers), generation, &opts.ingest, progress).await?;
+    failures.extend(ingest::failures(&report, &opts.ingest));
+    Ok(Some(report))
+}
 
 /// "10K", "2M", "2000".
 fn size_label(rows: u64) -> String {
@@ -702,6 +827,7 @@ async fn compare(
     // The adaptive limit under overload: 4× the users on a small pool.
     let mut fixed = settings.clone();
     fixed.db_max_open_conns = 8;
+    fixed.db_adaptive_limit = false;
     let mut adaptive = fixed.clone();
     adaptive.db_adaptive_limit = true;
     for (label, variant) in [("overload, fixed limit", fixed), ("overload, adaptive limit", adaptive)] {
@@ -717,21 +843,33 @@ async fn depth_points(
     db: &DatabaseConnection,
     client: &Client,
     progress: &Progress,
-    generation: Uuid,
-    dns: Uuid,
+    ids: &crate::seed::ChainIds,
     opts: &PerfOptions,
     failures: &mut Vec<String>,
 ) -> Result<(Vec<Point>, Vec<load::Request>)> {
-    let mut targets = vec![Target {
-        name: "generatedDomains",
-        campaign: generation,
-        filter_label: "-".into(),
-        filter: Value::Null,
-        filter_sql: String::new(),
-        table: "generated_domains",
-        campaign_column: "domain_generation_campaign_id",
-        order_sql: "offset_index",
-    }];
+    let (generation, dns) = (ids.generation, ids.dns);
+    let mut targets = vec![
+        Target {
+            name: "generatedDomains",
+            campaign: generation,
+            filter_label: "-".into(),
+            filter: Value::Null,
+            filter_sql: String::new(),
+            table: "generated_domains",
+            campaign_column: "domain_generation_campaign_id",
+            order_sql: "offset_index",
+        },
+        Target {
+            name: "httpKeywordResults",
+            campaign: ids.http,
+            filter_label: "-".into(),
+            filter: Value::Null,
+            filter_sql: String::new(),
+            table: "http_keyword_results",
+            campaign_column: "http_keyword_campaign_id",
+            order_sql: "created_at, id",
+        },
+    ];
     let validation = [(None, "*"), (Some("valid"), "VALID")];
     let business = [
         (None, "*"),
@@ -778,7 +916,17 @@ async fn depth_points(
         if rows == 0 {
             continue;
         }
-        let depths = [0, rows / 40, rows / 2, rows - rows / 40 - 1];
+        // Rows 0, 2.5 %, 50 % and 97.5 % of the connection by default; with --depth-rows, the
+        // same fractions of it as those rows are of the generated domains.
+        let depths: Vec<u64> = if opts.depth_rows.is_empty() {
+            vec![0, rows / 40, rows / 2, rows - rows / 40 - 1]
+        } else {
+            opts.depth_rows
+                .iter()
+                .map(|d| ((*d as f64 / opts.domains.max(1) as f64) * rows as f64) as u64)
+                .map(|d| d.min(rows - 1))
+                .collect()
+        };
         let mut p50_by_depth = Vec::new();
         for depth in depths {
             let cursor = target.cursor_at(db, client, depth).await?;

@@ -1,5 +1,6 @@
 //! Query.metrics: exact counts per query type after known traffic, slow queries tripping the
-//! alert and yielding a recommendation when thresholds are 0, pool figures that move.
+//! alert and yielding a recommendation when thresholds are 0, pool figures that move, the
+//! adaptive concurrency limit on by default (and off on request) with what it measured.
 
 use serde_json::{Value, json};
 
@@ -212,6 +213,93 @@ db_test!(
             }
             crate::helpers::Backend::Sqlite => assert!(flagged.is_none(), "SQLite has no max_connections"),
         }
+        app.stop().await;
+    }
+);
+
+const LIMIT: &str = "{ metrics { pool { configuredMax adaptiveLimit {
+    enabled current min max baselineMs latencyMs queueEstimate raises lowers probes probing
+    lastChange { from to cause reason at } recentChanges { from to cause } } } } }";
+
+/// `concurrency` clients sending `campaigns` queries until `duration` has passed.
+async fn load(app: &crate::helpers::TestApp, concurrency: usize, duration: std::time::Duration) {
+    let until = std::time::Instant::now() + duration;
+    let clients = (0..concurrency).map(|_| async {
+        while std::time::Instant::now() < until {
+            let r = app
+                .graphql("{ campaigns(first: 5) { totalCount nodes { name } } }", json!({}))
+                .await;
+            assert!(r.get("errors").is_none(), "{r}");
+        }
+    });
+    futures::future::join_all(clients).await;
+}
+
+db_test!(
+    async fn the_adaptive_limit_is_on_by_default_and_reports_what_it_measured(db) {
+        for i in 0..3 {
+            insert_campaign(&db, &format!("c{i}"), "domain_generation", "completed", 1_767_225_600_000_000 + i).await;
+        }
+        let app = db.spawn_app_with(&[("DB_MAX_OPEN_CONNS", "20")]).await;
+        let r = app.graphql(LIMIT, json!({})).await;
+        let limit = &r["data"]["metrics"]["pool"]["adaptiveLimit"];
+        // It starts at 8 of the pool's 20 and has measured nothing yet.
+        assert_eq!(
+            limit,
+            &json!({
+                "enabled": true, "current": 8, "min": 2, "max": 20, "baselineMs": null, "latencyMs": null,
+                "queueEstimate": null, "raises": 0, "lowers": 0, "probes": 0, "probing": false,
+                "lastChange": null, "recentChanges": []
+            }),
+            "{r}"
+        );
+
+        // More clients than the limit: acquisitions wait, so the limit binds and the first
+        // decision window probes the no-load latency before deciding anything.
+        load(&app, 32, std::time::Duration::from_secs(2)).await;
+        let r = app.graphql(LIMIT, json!({})).await;
+        let limit = &r["data"]["metrics"]["pool"]["adaptiveLimit"];
+        assert!(limit["probes"].as_u64().unwrap_or(0) >= 1, "{limit}");
+        assert!(limit["baselineMs"].as_f64().unwrap_or(0.0) > 0.0, "{limit}");
+        assert!(limit["latencyMs"].as_f64().unwrap_or(0.0) > 0.0, "{limit}");
+        assert!(limit["queueEstimate"].as_f64().is_some(), "{limit}");
+        let current = limit["current"].as_u64().unwrap_or(0);
+        assert!((2..=20).contains(&current), "{limit}");
+        // Whether it moved depends on the machine; if it did, the last change says why.
+        if let Some(change) = limit["lastChange"].as_object() {
+            assert_eq!(change["to"], current, "{limit}");
+            assert!(["latency_flat", "queue_building"].contains(&change["cause"].as_str().unwrap_or("")));
+            assert!(change["reason"].as_str().unwrap_or("").contains("estimated queue"), "{limit}");
+        }
+
+        let (status, body) = app.get("/metrics").await;
+        assert_eq!(status, 200);
+        let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).expect("Prometheus text");
+        let value = |metric: &str| {
+            scrape.samples.iter().find(|s| s.metric == metric).map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => v,
+                _ => f64::NAN,
+            })
+        };
+        assert_eq!(value("domainflow_adaptive_limit_enabled"), Some(1.0));
+        assert!(value("domainflow_adaptive_limit_probes_total").is_some_and(|n| n >= 1.0), "{body}");
+        assert!(value("domainflow_adaptive_limit_baseline_latency_seconds").is_some_and(|s| s > 0.0), "{body}");
+        app.stop().await;
+    }
+);
+
+db_test!(
+    async fn with_the_adaptive_limit_off_the_gate_is_the_pool_size(db) {
+        let app = db.spawn_app_with(&[("DB_MAX_OPEN_CONNS", "20"), ("DB_ADAPTIVE_LIMIT", "false")]).await;
+        load(&app, 32, std::time::Duration::from_millis(500)).await;
+        let r = app.graphql(LIMIT, json!({})).await;
+        let limit = &r["data"]["metrics"]["pool"]["adaptiveLimit"];
+        assert_eq!(
+            (&limit["enabled"], &limit["current"], &limit["max"], &limit["probes"]),
+            (&json!(false), &json!(20), &json!(20), &json!(0)),
+            "{limit}"
+        );
+        assert_eq!(limit["lastChange"], Value::Null);
         app.stop().await;
     }
 );

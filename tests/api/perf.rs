@@ -4,6 +4,7 @@
 //! child process the way `domainflow perf-test` runs it. Timing targets are not asserted here
 //! — shared CI machines are noisy; the full run is in BENCHMARKS.md.
 
+use domainflow::perf::ingest::IngestOptions;
 use domainflow::perf::server::ServerMode;
 use domainflow::perf::{PerfOptions, run as perf_test};
 
@@ -23,12 +24,27 @@ db_test!(
             shape_requests: 1,
             soak_seconds: 2,
             soak_users: 20,
+            concurrency: domainflow::perf::concurrency::ConcurrencyOptions {
+                concurrency_seconds: 1,
+                concurrency_sweep: vec![1, 8],
+                concurrency_users: 40,
+                concurrency_load_seconds: 1,
+                ..PerfOptions::default().concurrency
+            },
             server: ServerMode::Child {
                 binary: env!("CARGO_BIN_EXE_domainflow").into(),
                 env: env.clone(),
                 config: None,
             },
             ..PerfOptions::default()
+        };
+        // The ingest component has its own test below.
+        let options = PerfOptions {
+            ingest: IngestOptions {
+                seconds: 0.0,
+                ..options.ingest.clone()
+            },
+            ..options
         };
         let report = perf_test(db.settings(&[("RUST_LOG", "error")]), &options).await.expect("perf-test runs");
         // Generated domains plus the six DNS filter combinations that have rows, 4 depths, ±totalCount.
@@ -73,6 +89,15 @@ db_test!(
         assert!(soak.load.requests > 20 && soak.load.errors == 0, "{:?}", soak.load);
         assert!(soak.load.seconds < 30.0);
         assert_eq!(soak.load.pool.as_ref().map(|p| p.acquire_timeouts), Some(0));
+        // The concurrency sweep and the overload run went through the adaptive gate.
+        let concurrency = report.concurrency.as_ref().expect("concurrency component ran");
+        let users: Vec<usize> = concurrency.sweep.iter().map(|r| r.users).collect();
+        assert_eq!(users, [1, 8]);
+        assert!(concurrency.sweep.iter().all(|r| r.requests > 0 && r.errors == 0), "{:?}", concurrency.sweep);
+        assert_eq!((concurrency.overload.users, concurrency.overload.errors), (40, 0));
+        assert!(concurrency.throughput_ratio > 0.0 && concurrency.p99_ratio > 0.0);
+        let pool = concurrency.overload.pool.as_ref().expect("pool sampled during the overload run");
+        assert!(pool.limit_max >= 2 && pool.limit_max <= 5, "the limit stays within the pool: {pool:?}");
         // The whole campaign was exported, every row, with the server's RSS sampled meanwhile.
         let export = report.export.as_ref().expect("export ran");
         assert_eq!((export.rows, export.total_count), (2_000, 2_000), "{export}");
@@ -80,5 +105,69 @@ db_test!(
         // The server ran in a process of its own: its RSS is its own.
         assert!(report.server.separate_process);
         assert!(report.server.rss_bytes > 0 && report.server.peak_rss_bytes >= report.server.rss_bytes);
+    }
+);
+
+db_test!(
+    /// perf-test's `ingest`, small: 8 writers into one campaign chain (batch inserts, status
+    /// updates that move rows between count keys, deletes; several statements per transaction
+    /// in random order) while readers page every connection with totalCount. PostgreSQL: no
+    /// deadlock, no serialization failure, no writer ever seen waiting on a counter row or a
+    /// counts table — with the counts maintained as with the trigger-free baseline — and a
+    /// total over a key held at the
+    /// compaction bound answers. SQLite: writers take turns at the write lock, nothing fails.
+    /// Counts equal `count(*)` for every key afterwards, on both. Rates are not asserted here.
+    async fn ingest_never_waits_on_counts_and_keeps_them_exact(db) {
+        let mut env = db.env();
+        env.insert("RUST_LOG".to_owned(), "error".to_owned());
+        let defaults = PerfOptions::default();
+        let options = PerfOptions {
+            domains: 1_000,
+            small_domains: 0,
+            ingest: IngestOptions {
+                seconds: 3.0,
+                writers: 8,
+                batch: 40,
+                readers: 4,
+                pending_requests: 20,
+                only: true,
+                ..defaults.ingest.clone()
+            },
+            server: ServerMode::Child {
+                binary: env!("CARGO_BIN_EXE_domainflow").into(),
+                env,
+                config: None,
+            },
+            ..defaults
+        };
+        let report = perf_test(db.settings(&[("RUST_LOG", "error")]), &options).await.expect("perf-test runs");
+        let ingest = report.ingest.expect("ingest ran");
+        assert!(ingest.counts_exact, "{:#?}", ingest.mismatches);
+        let run = &ingest.maintained;
+        assert!(run.transactions > 8 && run.rows > 0, "{run:?}");
+        assert_eq!(
+            (run.deadlocks, run.database_deadlocks, run.serialization_failures, run.other_errors),
+            (0, 0, 0, 0),
+            "{run:?}"
+        );
+        let reads = ingest.reads_during_ingest.as_ref().expect("readers ran during the ingest");
+        assert!(reads.requests > 0 && reads.errors == 0, "{reads:?}");
+        if db.backend == crate::helpers::Backend::Postgres {
+            assert_eq!(ingest.design, "append-only deltas + compaction");
+            assert!(run.lock_samples > 10, "{run:?}");
+            // Relation-extension waits (adding a page to a table) happen with or without the
+            // counts; a wait on a counter row or a counts table must not.
+            assert_eq!(run.counts_lock_waits, 0, "a writer waited on the counts: {run:?}");
+            let baseline = ingest.baseline.as_ref().expect("the trigger-free baseline ran");
+            assert!(baseline.transactions > 8 && baseline.counts_lock_waits == 0, "{baseline:?}");
+            let pending = ingest.pending.as_ref().expect("pending-deltas cost measured");
+            assert!(pending.pending_rows >= i64::from(migration::COMPACT_ABOVE), "{pending:?}");
+        }
+        let unexpected: Vec<&String> = report
+            .failures
+            .iter()
+            .filter(|f| !f.contains(" p99 ") && !f.contains("baseline's rows/s") && !f.contains("pending deltas costs"))
+            .collect();
+        assert!(unexpected.is_empty(), "{unexpected:#?}");
     }
 );

@@ -528,8 +528,8 @@ impl GateInner {
 /// The pool behind the gate opens a connection whenever a query finds none idle, and sqlx
 /// pings each connection as it returns; so the observer (`db::observe`) yields once before
 /// giving back a permit someone may be waiting for, letting that return finish first —
-/// otherwise the pool opens connections the limit never needed (perf-test, 200 users: 26 open
-/// at a limit of 4–6 without the yield, 14 with it; BENCHMARKS.md, issue 16).
+/// otherwise the pool opens connections the limit never needed (perf-test, 200 users: 24–26
+/// open at a limit of 3–6 without the yield, 14–22 with it; BENCHMARKS.md, issue 16).
 ///
 /// Feeding it is lock-free: [`record`](Self::record) adds to an atomic histogram; whichever
 /// caller notices the window (or the probe) is due takes the state lock with `try_lock` (never
